@@ -1,0 +1,151 @@
+"""Decoder-only transformer over the tokens `a b =` (Nanda et al. 2023; Power et al. 2022).
+
+Weights are named as in Elhage et al. and TransformerLens so an interpretability reader finds
+them: W_E [d_vocab, d_model], W_pos [n_ctx, d_model], blocks.{l}.attn.W_Q/W_K/W_V
+[n_heads, d_model, d_head], W_O [n_heads, d_head, d_model], blocks.{l}.mlp.W_in [d_model, d_mlp],
+b_in, W_out [d_mlp, d_model], b_out, W_U [d_model, n_classes]. No attention biases (as Nanda).
+
+The loss reads only the logits at the last position (`=`), so by default the last block computes
+its query, MLP and unembedding at that position alone (``full=True`` computes every position;
+tests check both give the same logits). In the first block each token's Q/K/V projection is a
+function of (token, position) only, so it is computed once per vocabulary entry and gathered.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+
+Params = dict[str, jax.Array]
+
+
+def init(key: jax.Array, cfg, d_vocab: int, n_ctx: int, n_classes: int) -> Params:
+    """Nanda et al.'s initialisation: N(0, 1/d_model) for most weights, N(0, 1/d_vocab) for W_U.
+
+    The init-scale factor is applied by the trainer (it may differ between ensemble members).
+    """
+    d, h, m = cfg.d_model, cfg.n_heads, cfg.d_mlp
+    dh = d // h
+    ks = iter(jax.random.split(key, 4 + 7 * cfg.n_layers))
+    nrm = lambda shape, std: std * jax.random.normal(next(ks), shape, jnp.float32)  # noqa: E731
+    p: Params = {"W_E": nrm((d_vocab, d), 1 / math.sqrt(d)), "W_pos": nrm((n_ctx, d), 1 / math.sqrt(d))}
+    for layer in range(cfg.n_layers):
+        b = f"blocks.{layer}."
+        for w in ("W_Q", "W_K", "W_V"):
+            p[b + "attn." + w] = nrm((h, d, dh), 1 / math.sqrt(d))
+        p[b + "attn.W_O"] = nrm((h, dh, d), 1 / math.sqrt(d))
+        p[b + "mlp.W_in"] = nrm((d, m), 1 / math.sqrt(d))
+        p[b + "mlp.b_in"] = jnp.zeros((m,), jnp.float32)
+        p[b + "mlp.W_out"] = nrm((m, d), 1 / math.sqrt(d))
+        p[b + "mlp.b_out"] = jnp.zeros((d,), jnp.float32)
+        if cfg.layernorm:
+            for ln in ("ln1", "ln2"):
+                p[b + ln + ".w"] = jnp.ones((d,), jnp.float32)
+                p[b + ln + ".b"] = jnp.zeros((d,), jnp.float32)
+    if cfg.layernorm:
+        p["ln_final.w"] = jnp.ones((d,), jnp.float32)
+        p["ln_final.b"] = jnp.zeros((d,), jnp.float32)
+    if not cfg.tied:
+        p["W_U"] = nrm((d, n_classes), 1 / math.sqrt(n_classes))
+    return p
+
+
+def _act(name: str, x: jax.Array) -> jax.Array:
+    if name == "relu":
+        return jax.nn.relu(x)
+    if name == "gelu":
+        return jax.nn.gelu(x, approximate=False)
+    return x * x  # quadratic
+
+
+def _ln(p: Params, name: str, x: jax.Array, on: bool) -> jax.Array:
+    if not on:
+        return x
+    mu = x.mean(-1, keepdims=True)
+    var = ((x - mu) ** 2).mean(-1, keepdims=True)
+    return (x - mu) / jnp.sqrt(var + 1e-5) * p[name + ".w"] + p[name + ".b"]
+
+
+def _unembed(p: Params, cfg, x: jax.Array, n_classes: int) -> jax.Array:
+    W_U = p["W_E"][:n_classes].T if cfg.tied else p["W_U"]
+    return x @ W_U
+
+
+def forward(p: Params, tokens: jax.Array, cfg, n_classes: int, full: bool = False) -> jax.Array:
+    """Logits at the last position.  tokens: int [batch, pos] (the '=' token included).
+
+    Returns [batch, n_classes]. With ``full`` every position runs through every layer.
+    """
+    B, T = tokens.shape
+    h, d = cfg.n_heads, cfg.d_model
+    dh = d // h
+    resid = p["W_E"][tokens] + p["W_pos"][:T]                     # (batch, pos, d_model)
+    mask = jnp.tril(jnp.ones((T, T), bool))
+    for layer in range(cfg.n_layers):
+        b = f"blocks.{layer}."
+        last_only = (layer == cfg.n_layers - 1) and not full
+        x = _ln(p, b + "ln1", resid, cfg.layernorm)
+        if layer == 0 and not cfg.layernorm and not full:
+            # Q/K/V of (token, position) pairs: project the vocabulary once, then gather.
+            def proj(w, b=b):                                     # (vocab+pos rows) -> (.., head, d_head)
+                W = p[b + "attn." + w]
+                return jnp.einsum("vd,hdk->vhk", p["W_E"], W), jnp.einsum("td,hdk->thk", p["W_pos"][:T], W)
+            (kE, kP), (vE, vP) = proj("W_K"), proj("W_V")
+            k = kE[tokens] + kP                                   # (batch, pos, head, d_head)
+            v = vE[tokens] + vP
+            if last_only:
+                qE, qP = proj("W_Q")
+                q = (qE[tokens[:, -1]] + qP[-1])[:, None]         # (batch, 1, head, d_head)
+            else:
+                qE, qP = proj("W_Q")
+                q = qE[tokens] + qP
+        else:
+            k = jnp.einsum("bpd,hdk->bphk", x, p[b + "attn.W_K"])
+            v = jnp.einsum("bpd,hdk->bphk", x, p[b + "attn.W_V"])
+            xq = x[:, -1:] if last_only else x
+            q = jnp.einsum("bpd,hdk->bphk", xq, p[b + "attn.W_Q"])
+        scores = jnp.einsum("bqhk,bshk->bhqs", q, k) / math.sqrt(dh)  # (batch, head, q, src)
+        m = mask[-1:] if last_only else mask
+        scores = jnp.where(m[None, None], scores, -jnp.inf)
+        attn = jax.nn.softmax(scores, axis=-1)
+        z = jnp.einsum("bhqs,bshk->bqhk", attn, v)                 # (batch, q, head, d_head)
+        attn_out = jnp.einsum("bqhk,hkd->bqd", z, p[b + "attn.W_O"])
+        resid = (resid[:, -1:] if last_only else resid) + attn_out
+        x = _ln(p, b + "ln2", resid, cfg.layernorm)
+        hidden = _act(cfg.act, x @ p[b + "mlp.W_in"] + p[b + "mlp.b_in"])   # (batch, q, d_mlp)
+        resid = resid + hidden @ p[b + "mlp.W_out"] + p[b + "mlp.b_out"]
+    x = _ln(p, "ln_final", resid[:, -1], cfg.layernorm)
+    return _unembed(p, cfg, x, n_classes)
+
+
+def mlp_activations(p: Params, tokens: jax.Array, cfg) -> jax.Array:
+    """Post-activation MLP neurons of the last block at the last position: [batch, d_mlp]."""
+    T = tokens.shape[1]
+    resid = p["W_E"][tokens] + p["W_pos"][:T]
+    L = cfg.n_layers
+    for layer in range(L):
+        b = f"blocks.{layer}."
+        x = _ln(p, b + "ln1", resid, cfg.layernorm)
+        q = jnp.einsum("bpd,hdk->bphk", x, p[b + "attn.W_Q"])
+        k = jnp.einsum("bpd,hdk->bphk", x, p[b + "attn.W_K"])
+        v = jnp.einsum("bpd,hdk->bphk", x, p[b + "attn.W_V"])
+        scores = jnp.einsum("bqhk,bshk->bhqs", q, k) / math.sqrt(cfg.d_model // cfg.n_heads)
+        scores = jnp.where(jnp.tril(jnp.ones((T, T), bool))[None, None], scores, -jnp.inf)
+        z = jnp.einsum("bhqs,bshk->bqhk", jax.nn.softmax(scores, -1), v)
+        resid = resid + jnp.einsum("bqhk,hkd->bqd", z, p[b + "attn.W_O"])
+        x = _ln(p, b + "ln2", resid, cfg.layernorm)
+        hidden = _act(cfg.act, x @ p[b + "mlp.W_in"] + p[b + "mlp.b_in"])
+        if layer == L - 1:
+            return hidden[:, -1]
+        resid = resid + hidden @ p[b + "mlp.W_out"] + p[b + "mlp.b_out"]
+    raise AssertionError("unreachable")
+
+
+def flops_per_example(cfg, T: int, n_classes: int) -> float:
+    """Forward multiply-adds x2 of the answer-position computation (for the benchmark's GFLOP/s)."""
+    d, m = cfg.d_model, cfg.d_mlp
+    per_layer_full = 2 * (3 * T * d * d + 2 * T * T * d + T * d * d + 2 * T * d * m)
+    last = 2 * (2 * T * d * d + d * d + 2 * T * d + d * d + 2 * d * m)
+    return (cfg.n_layers - 1) * per_layer_full + last + 2 * d * n_classes

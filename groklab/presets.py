@@ -1,0 +1,109 @@
+"""Published recipes as named presets, overridable field by field (sources: ../shared/REFERENCES.md).
+
+Each preset reproduces the paper's setup where this machine allows it; where a field departs from
+the paper (a budget, an evaluation interval) the ``note`` says so.
+"""
+
+from __future__ import annotations
+
+from groklab.errors import ConfigError
+
+_NANDA = dict(task="x+y", p=113, frac=0.3, model="transformer", n_layers=1, d_model=128, n_heads=4, d_mlp=512,
+              act="relu", layernorm=False, tied=False, optimizer="adamw", lr=1e-3, wd=1.0, beta1=0.9, beta2=0.98,
+              warmup=10, batch_size=None)
+_GROMOV = dict(task="x+y", p=97, frac=0.5, model="mlp", input="onehot", n_layers=1, d_mlp=500, act="quadratic",
+               bias=False, loss="mse", optimizer="adamw", lr=1e-2, beta1=0.9, beta2=0.98, wd=5.0, warmup=0,
+               init_std=0.5 / (2 * 500) ** (1 / 3), batch_size=None)
+
+PRESETS: dict[str, dict] = {
+    "nanda2023": {
+        "cite": "Nanda et al. 2023, Progress measures for grokking via mechanistic interpretability",
+        "description": "1-layer transformer on a+b mod 113, 30% train, AdamW lr 1e-3 wd 1, full batch",
+        "note": "budget cut from 40,000 to 12,000 full-batch steps (grokking completes near 9,000)",
+        "values": {**_NANDA, "steps": 12_000, "eval_every": 100},
+    },
+    "nanda2023-fast": {
+        "cite": "Nanda et al. 2023 model; ⊥Grad from Prieto et al. 2025",
+        "description": "nanda2023's task and model, AdamW lr 3e-3 wd 0.5 with ⊥Grad: "
+                       "groks in a few hundred steps",
+        "note": "groklab's fast recipe (found by a recipe search on 2 cores), not a published one",
+        "values": {**_NANDA, "lr": 3e-3, "wd": 0.5, "orthograd": True, "steps": 1000, "eval_every": 10},
+    },
+    "power2022": {
+        "cite": "Power et al. 2022, Grokking: generalization beyond overfitting on small algorithmic datasets",
+        "description": "2-layer transformer (width 128, 4 heads) on x/y mod 97, 50% train, batch 512, AdamW wd 1",
+        "note": "the paper's 10^5-update budget; LayerNorm on, 10-step warm-up",
+        "values": dict(task="x/y", p=97, frac=0.5, model="transformer", n_layers=2, d_model=128, n_heads=4,
+                       d_mlp=512, act="relu", layernorm=True, optimizer="adamw", lr=1e-3, wd=1.0, beta1=0.9,
+                       beta2=0.98, warmup=10, batch_size=512, steps=100_000, eval_every=500),
+    },
+    "pair2023": {
+        "cite": "Pearce et al. 2023, Do machine learning models memorize or generalize? (PAIR explorable)",
+        "description": "1-hidden-layer MLP, 24 ReLU neurons over a factored embedding, a+b mod 67, a<=b, 40% train",
+        "note": "AdamW lr 1e-3 wd 1, 50,000 full-batch steps as published",
+        "values": dict(task="x+y", p=67, symmetric=True, frac=0.4, model="mlp", input="embed", d_embed=32,
+                       n_layers=1, d_mlp=24, act="relu", bias=True, optimizer="adamw", lr=1e-3, wd=1.0,
+                       beta1=0.9, beta2=0.98, warmup=0, batch_size=None, steps=50_000, eval_every=250),
+    },
+    "gromov2023": {
+        "cite": "Gromov 2023, Grokking modular arithmetic; Doshi et al. 2023",
+        "description": "2-layer quadratic MLP (N=500, no biases), one-hot a+b mod 97, 50% train, MSE, AdamW lr 1e-2 wd 5",
+        "note": "groks within ~100 full-batch steps: the seconds-long demo",
+        "values": {**_GROMOV, "steps": 300, "eval_every": 2, "ckpt_per_decade": 12},
+    },
+    "pair2023-parity": {
+        "cite": "Pearce et al. 2023 (PAIR explorable); Barak et al. 2022",
+        "description": "sparse parity: 30 bits, label = parity of 3, 1,200 training strings, MLP, AdamW lr 3e-3",
+        "note": "AdamW β = (0.99, 0.98) as PAIR; hidden width 128 and wd 0.1 chosen here",
+        "values": dict(task="parity", parity_n=30, parity_k=3, n_train=1200, n_test=1000, model="mlp",
+                       input="onehot", n_layers=1, d_mlp=128, act="relu", optimizer="adamw", lr=3e-3, wd=0.1,
+                       beta1=0.99, beta2=0.98, warmup=0, batch_size=None, steps=20_000, eval_every=50),
+    },
+    "prieto2025-parity": {
+        "cite": "Prieto et al. 2025, Grokking at the edge of numerical stability; Barak et al. 2022",
+        "description": "sparse parity with 4 relevant + 50 noise bits, 1,000 samples, MLP [200, 200], no weight decay",
+        "note": "StableMax cross-entropy instead of weight decay",
+        "values": dict(task="parity", parity_n=54, parity_k=4, n_train=1000, n_test=1000, model="mlp",
+                       input="onehot", n_layers=2, d_mlp=200, act="relu", optimizer="adamw", lr=1e-2, wd=0.0,
+                       loss="stablemax", warmup=0, batch_size=None, steps=5_000, eval_every=25),
+    },
+    "prieto2025": {
+        "cite": "Prieto et al. 2025, Grokking at the edge of numerical stability",
+        "description": "MLP [200, 200] on a+b mod 113, 40% train, AdamW lr 1e-2, no weight decay, ⊥Grad",
+        "note": "set --loss stablemax / --orthograd false to compare with the softmax float32 baseline",
+        "values": dict(task="x+y", p=113, frac=0.4, model="mlp", input="onehot", n_layers=2, d_mlp=200,
+                       act="relu", optimizer="adamw", lr=1e-2, wd=0.0, orthograd=True, warmup=0,
+                       batch_size=None, steps=2_000, eval_every=10),
+    },
+    "omnigrok-digits": {
+        "cite": "Liu, Michaud, Tegmark 2022, Omnigrok: grokking beyond algorithmic data",
+        "description": "depth-3 width-200 ReLU MLP on 8x8 digits, 1,000 train, MSE, init x8, AdamW lr 1e-3 wd 0.01",
+        "note": "scikit-learn's digits stand in for MNIST (no download); batch 200",
+        "values": dict(task="digits", n_train=1000, model="mlp", input="features", n_layers=3, d_mlp=200,
+                       act="relu", loss="mse", init_scale=8.0, optimizer="adamw", lr=1e-3, wd=0.01,
+                       warmup=0, batch_size=200, steps=20_000, eval_every=100),
+    },
+    "grokfast2024": {
+        "cite": "Lee et al. 2024, Grokfast: accelerated grokking by amplifying slow gradients",
+        "description": "x*y mod 97, 50% train, 2-layer transformer, Adam without weight decay, batch 512, EMA filter",
+        "note": "set --grokfast none for the baseline, ma for the MA filter",
+        "values": dict(task="x*y", p=97, frac=0.5, model="transformer", n_layers=2, d_model=128, n_heads=4,
+                       d_mlp=512, layernorm=True, optimizer="adam", lr=1e-3, wd=0.0, beta1=0.9, beta2=0.98,
+                       warmup=10, batch_size=512, grokfast="ema", grokfast_alpha=0.98, grokfast_lamb=2.0,
+                       steps=5_000, eval_every=50),
+    },
+}
+
+for _wd in (0, 5, 15, 20):
+    PRESETS[f"doshi2023-wd{_wd}"] = {
+        "cite": "Doshi et al. 2023, To grok or not to grok: disentangling generalization and memorization",
+        "description": f"quadratic MLP on a+b mod 97, 50% train, 35% label noise, weight decay {_wd}",
+        "note": "phases: wd 0 coexistence, 5 partial inversion, 15 full inversion, 20 forgetting",
+        "values": {**_GROMOV, "noise": 0.35, "wd": float(_wd), "steps": 3000, "eval_every": 20},
+    }
+
+
+def preset_values(name: str) -> dict:
+    if name not in PRESETS:
+        raise ConfigError(f"preset: unknown preset {name!r}; allowed: {', '.join(PRESETS)}")
+    return {**PRESETS[name]["values"], "preset": name}

@@ -1,0 +1,120 @@
+"""The report "view": a JSON-able dict describing one run or one sweep, and which figures it can fill.
+
+The HTML renderer and the PNG writer both draw from the same layout (`run_layout`), so a figure
+appears in the page exactly when it has a PNG, and a section whose data is missing is left out of
+both. Keys of the run and sweep views are documented in `groklab.report`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+_LOSS_KEYS = ("restricted_loss", "excluded_loss", "train_loss", "test_loss")
+_NOISE_KEYS = ("clean_acc", "memorized_acc", "inverted_acc")
+_LEAK_KEYS = ("mia_auc", "mia_tpr1")
+
+
+def has_series(d: Any, *keys: str) -> bool:
+    """True if `d` is a mapping in which any of `keys` is a sequence holding at least one finite number."""
+    if not isinstance(d, Mapping):
+        return False
+    for key in keys:
+        values = d.get(key)
+        if isinstance(values, (list, tuple)) and any(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values
+        ):
+            return True
+    return False
+
+
+def _nonempty(d: Any, key: str) -> bool:
+    return isinstance(d, Mapping) and isinstance(d.get(key), (list, tuple)) and len(d[key]) > 0
+
+
+# section -> ordered (figure, predicate on the view). A section is shown when any of its figures is.
+_RUN_FIGURES: dict[str, list[tuple[str, Callable[[dict], bool]]]] = {
+    "curves": [
+        ("accuracy", lambda v: has_series(v["metrics"], "train_acc", "test_acc")),
+        ("loss", lambda v: has_series(v["metrics"], "train_loss", "test_loss")),
+    ],
+    "weights": [
+        ("weight-norm", lambda v: has_series(v["metrics"], "weight_norm")),
+        ("collapse", lambda v: has_series(v["metrics"], "collapse_frac")),
+    ],
+    "progress": [
+        ("progress-loss", lambda v: has_series(v.get("progress"), *_LOSS_KEYS)),
+        ("progress-gini", lambda v: has_series(v.get("progress"), "gini_embed", "gini_unembed")),
+        ("progress-norm", lambda v: has_series(v.get("progress"), "weight_norm")),
+    ],
+    "spectrum": [("spectrum", lambda v: _nonempty(v.get("spectrum"), "norms"))],
+    "clock": [("clock", lambda v: _nonempty(v.get("clock"), "points"))],
+    "neurons": [("neurons", lambda v: _nonempty(v.get("neurons"), "heatmap"))],
+    "stars": [("stars", lambda v: _nonempty(v.get("neurons"), "stars"))],
+    "leakage": [("leakage", lambda v: has_series(v["metrics"], *_LEAK_KEYS))],
+    "noise": [("noise", lambda v: has_series(v["metrics"], *_NOISE_KEYS))],
+    "parity": [("parity", lambda v: _nonempty(v.get("parity"), "weights"))],
+}
+
+RUN_SECTIONS: tuple[str, ...] = tuple(_RUN_FIGURES)
+SWEEP_SECTIONS: tuple[str, ...] = ("phase_diagram", "delay")
+
+
+def check_run_view(view: Any) -> None:
+    """Raise ValueError unless `view` has the required keys of a run view (run, summary, metrics.step)."""
+    if not isinstance(view, Mapping):
+        raise ValueError(f"run view must be a dict, got {type(view).__name__}")
+    for key in ("run", "summary", "metrics"):
+        if not isinstance(view.get(key), Mapping):
+            raise ValueError(f"run view needs a dict under {key!r}; keys present: {sorted(view)}")
+    if not isinstance(view["metrics"].get("step"), (list, tuple)):
+        raise ValueError("run view needs a list of steps under metrics['step']")
+
+
+def check_sweep_view(view: Any) -> None:
+    """Raise ValueError unless `view` has the required keys of a sweep view."""
+    if not isinstance(view, Mapping):
+        raise ValueError(f"sweep view must be a dict, got {type(view).__name__}")
+    for key in ("sweep", "x_values", "y_values", "points"):
+        if key not in view:
+            raise ValueError(f"sweep view needs the key {key!r}; keys present: {sorted(view)}")
+
+
+def run_layout(view: dict) -> dict[str, list[str]]:
+    """The sections of a run report that have data, each with its figures, in page order.
+
+    `view` must already be cleaned (`clean`), so that missing data and NaN read the same.
+    """
+    layout = {}
+    for section, figures in _RUN_FIGURES.items():
+        present = [name for name, has_data in figures if has_data(view)]
+        if present:
+            layout[section] = present
+    return layout
+
+
+def sweep_layout(view: dict) -> dict[str, list[str]]:
+    """The sections of a sweep report: both figures when there are points, none otherwise."""
+    if not view.get("points"):
+        return {}
+    return {"phase_diagram": ["phase-diagram"], "delay": ["delay"]}
+
+
+def clean(obj: Any, digits: int = 6) -> Any:
+    """A JSON-safe copy of `obj`: numpy arrays and scalars become lists and numbers, floats are rounded
+    to `digits` significant digits, NaN/inf become None, tuples become lists, dict keys strings,
+    and anything else unknown its str()."""
+    if obj is None or isinstance(obj, (bool, str)):
+        return obj
+    if isinstance(obj, int):
+        return obj
+    if isinstance(obj, float):
+        return float(f"{obj:.{digits}g}") if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {str(k): clean(v, digits) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [clean(v, digits) for v in obj]
+    if hasattr(obj, "tolist"):  # numpy arrays and scalars, jax arrays
+        return clean(obj.tolist(), digits)
+    return str(obj)

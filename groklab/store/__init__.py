@@ -1,0 +1,17 @@
+"""The run store: a SQLite catalog (runs, sweeps, per-step metrics, cached analyses) and
+safetensors checkpoints under ``runs/<run-id>/``.
+
+Layout of a store directory (``--store DIR``, ``GROKLAB_HOME``, default ``./groklab-runs``)::
+
+    groklab.db                       SQLite, WAL mode
+    runs/<run-id>/ckpt/<step>.safetensors   parameters at a checkpoint step (log grid + last)
+    runs/<run-id>/state.safetensors          optimizer/filter state at the latest checkpoint (resume)
+    runs/<run-id>/report.html                written by `groklab report`
+
+Every file is written to a temporary name and renamed, every catalog change is one transaction,
+so a process killed at any moment leaves the store consistent. Nothing is ever unpickled.
+"""
+
+from groklab.store.catalog import Store, default_root
+
+__all__ = ["Store", "default_root"]

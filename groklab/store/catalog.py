@@ -1,0 +1,382 @@
+"""SQLite catalog of runs, sweeps, per-step metrics, checkpoints and cached analyses."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import secrets
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from groklab.errors import StoreError
+from groklab.store.files import read_tensors, write_tensors
+
+RUN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+  run_id TEXT PRIMARY KEY, group_id TEXT NOT NULL, member INTEGER NOT NULL, sweep_id TEXT,
+  name TEXT, status TEXT NOT NULL, task TEXT NOT NULL, seed INTEGER NOT NULL,
+  config_json TEXT NOT NULL, config_hash TEXT NOT NULL, code_version TEXT, machine TEXT,
+  created TEXT NOT NULL, updated TEXT NOT NULL, step INTEGER NOT NULL DEFAULT 0,
+  wall_s REAL NOT NULL DEFAULT 0, pid INTEGER, summary_json TEXT, message TEXT);
+CREATE INDEX IF NOT EXISTS runs_group ON runs(group_id);
+CREATE INDEX IF NOT EXISTS runs_sweep ON runs(sweep_id);
+CREATE TABLE IF NOT EXISTS metrics (
+  run_id TEXT NOT NULL, step INTEGER NOT NULL, data_json TEXT NOT NULL, PRIMARY KEY (run_id, step));
+CREATE TABLE IF NOT EXISTS checkpoints (
+  run_id TEXT NOT NULL, step INTEGER NOT NULL, sha256 TEXT NOT NULL, has_state INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (run_id, step));
+CREATE TABLE IF NOT EXISTS sweeps (
+  sweep_id TEXT PRIMARY KEY, name TEXT, kind TEXT NOT NULL, spec_json TEXT NOT NULL,
+  status TEXT NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL, n_points INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS sweep_points (
+  sweep_id TEXT NOT NULL, point INTEGER NOT NULL, config_json TEXT NOT NULL, run_id TEXT,
+  status TEXT NOT NULL, PRIMARY KEY (sweep_id, point));
+CREATE TABLE IF NOT EXISTS analysis (
+  run_id TEXT NOT NULL, key TEXT NOT NULL, data_json TEXT NOT NULL, PRIMARY KEY (run_id, key));
+"""
+
+
+def default_root() -> Path:
+    return Path(os.environ.get("GROKLAB_HOME") or "groklab-runs")
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(type(o).__name__)
+
+
+def dumps(obj: Any) -> str:
+    """JSON with NaN/inf as null (the catalog stays valid JSON)."""
+    def clean(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        if isinstance(v, np.generic):
+            return clean(v.item())
+        return v
+    return json.dumps(clean(obj), default=_json_default, separators=(",", ":"))
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def new_id(prefix: str = "") -> str:
+    return prefix + datetime.now(UTC).strftime("%y%m%d") + "-" + secrets.token_hex(3)
+
+
+class Store:
+    """A run store directory. Safe for several processes at once (WAL, busy timeout, retries)."""
+
+    def __init__(self, root: str | Path | None = None, create: bool = True):
+        raw = str(root) if root is not None else str(default_root())
+        if "\x00" in raw:
+            raise StoreError("store: path contains a NUL character")
+        self.root = Path(raw).expanduser()
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"store: {self.root} exists and is not a directory")
+        if not self.root.exists():
+            if not create:
+                raise StoreError(f"store: no store at {self.root} (train a run first or pass --store DIR)")
+            try:
+                self.root.mkdir(parents=True)
+            except OSError as e:
+                raise StoreError(f"store: cannot create {self.root} ({e.strerror})") from None
+        self.db_path = self.root / "groklab.db"
+        try:
+            self.conn = sqlite3.connect(self.db_path, timeout=60.0, isolation_level=None)
+            self.conn.execute("PRAGMA busy_timeout = 60000")
+            self.conn.execute("PRAGMA journal_mode = WAL")
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+            with self._tx() as c:
+                for stmt in SCHEMA.split(";"):
+                    if stmt.strip():
+                        c.execute(stmt)
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"store: {self.db_path} is not a usable groklab catalog ({e})") from None
+
+    # ------------------------------------------------------------------ plumbing
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, retried while another process holds the lock."""
+        for attempt in range(200):
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e):
+                    raise
+                time.sleep(min(0.05 * (attempt + 1), 1.0))
+        else:
+            raise StoreError("store: the catalog stayed locked by another process for too long")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def run_dir(self, run_id: str) -> Path:
+        if not RUN_ID.match(run_id):
+            raise StoreError(f"run: invalid run id {run_id!r}; ids are lower-case letters, digits and '-'")
+        d = (self.root / "runs" / run_id).resolve()
+        if self.root.resolve() / "runs" not in d.parents:
+            raise StoreError(f"run: id {run_id!r} escapes the store")
+        return d
+
+    def ckpt_path(self, run_id: str, step: int) -> Path:
+        return self.run_dir(run_id) / "ckpt" / f"{int(step):09d}.safetensors"
+
+    def state_path(self, run_id: str, step: int) -> Path:
+        return self.run_dir(run_id) / "state" / f"{int(step):09d}.safetensors"
+
+    def state_steps(self, run_id: str) -> list[int]:
+        """Checkpoint steps whose optimizer state is on disk (resume points)."""
+        d = self.run_dir(run_id) / "state"
+        have = {int(f.stem) for f in d.glob("*.safetensors") if f.stem.isdigit()} if d.is_dir() else set()
+        return sorted(have & {c["step"] for c in self.checkpoints(run_id)})
+
+    def drop_state(self, run_id: str, keep: int) -> None:
+        """Delete optimizer states older than ``keep`` (written and recorded already)."""
+        d = self.run_dir(run_id) / "state"
+        for f in d.glob("*.safetensors"):
+            if f.stem.isdigit() and int(f.stem) < keep:
+                f.unlink(missing_ok=True)
+
+    def check_params(self, run_id: str, params: dict[str, np.ndarray], expected: dict[str, tuple]) -> None:
+        from groklab.store.files import check_shapes
+
+        check_shapes(params, expected, f"run {run_id}")
+
+    # ------------------------------------------------------------------ runs
+    def create_runs(self, configs: list[dict], *, code_version: str, machine: str,
+                    sweep_id: str | None = None, group_id: str | None = None) -> list[str]:
+        """Insert one row per member (status 'running'); returns their run ids."""
+        group_id = group_id or new_id("g")
+        ids = [new_id("r") for _ in configs]
+        t = now()
+        with self._tx() as c:
+            for m, (rid, cfg) in enumerate(zip(ids, configs)):
+                from groklab.config import from_dict
+                h = from_dict(cfg).hash()
+                c.execute("INSERT INTO runs (run_id, group_id, member, sweep_id, name, status, task, seed, config_json,"
+                          " config_hash, code_version, machine, created, updated, pid) VALUES"
+                          " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                          (rid, group_id, m, sweep_id, cfg.get("name"), "running", cfg["task"], cfg["seed"],
+                           dumps(cfg), h, code_version, machine, t, t, os.getpid()))
+        return ids
+
+    def log_metrics(self, run_ids: list[str], step: int, rows: list[dict]) -> None:
+        with self._tx() as c:
+            c.executemany("INSERT OR REPLACE INTO metrics (run_id, step, data_json) VALUES (?,?,?)",
+                          [(r, int(step), dumps(d)) for r, d in zip(run_ids, rows)])
+            c.executemany("UPDATE runs SET step = ?, updated = ? WHERE run_id = ?",
+                          [(int(step), now(), r) for r in run_ids])
+
+    def save_checkpoint(self, run_id: str, step: int, params: dict[str, np.ndarray],
+                        state: dict[str, np.ndarray] | None = None, meta: dict | None = None) -> None:
+        """Parameters at ``step`` (and, for resume, the optimizer state), then the catalog row."""
+        m = {"run_id": run_id, "step": str(int(step)), **{k: str(v) for k, v in (meta or {}).items()}}
+        sha = write_tensors(self.ckpt_path(run_id, step), params, m)
+        if state is not None:
+            write_tensors(self.state_path(run_id, step), state, m)
+        with self._tx() as c:
+            c.execute("INSERT OR REPLACE INTO checkpoints (run_id, step, sha256, has_state) VALUES (?,?,?,?)",
+                      (run_id, int(step), sha, int(state is not None)))
+
+    def finish(self, run_id: str, status: str, summary: dict | None, wall_s: float, message: str | None = None) -> None:
+        with self._tx() as c:
+            c.execute("UPDATE runs SET status = ?, summary_json = ?, wall_s = ?, message = ?, updated = ?, pid = NULL"
+                      " WHERE run_id = ?", (status, dumps(summary) if summary is not None else None,
+                                            float(wall_s), message, now(), run_id))
+
+    def set_status(self, run_ids: Iterable[str], status: str, message: str | None = None) -> None:
+        with self._tx() as c:
+            c.executemany("UPDATE runs SET status = ?, message = COALESCE(?, message), updated = ?, pid = ?"
+                          " WHERE run_id = ?",
+                          [(status, message, now(), os.getpid() if status == "running" else None, r)
+                           for r in run_ids])
+
+    def truncate_after(self, run_id: str, step: int) -> None:
+        """Drop metrics and checkpoint rows past ``step`` (used when resuming from ``step``)."""
+        with self._tx() as c:
+            c.execute("DELETE FROM metrics WHERE run_id = ? AND step > ?", (run_id, int(step)))
+            c.execute("DELETE FROM checkpoints WHERE run_id = ? AND step > ?", (run_id, int(step)))
+            c.execute("DELETE FROM analysis WHERE run_id = ?", (run_id,))
+
+    # ------------------------------------------------------------------ reading
+    def _row(self, r: sqlite3.Row | tuple, cols: list[str]) -> dict:
+        d = dict(zip(cols, r))
+        d["config"] = json.loads(d.pop("config_json"))
+        s = d.pop("summary_json")
+        d["summary"] = json.loads(s) if s else None
+        if d["status"] == "running" and not _alive(d.get("pid")):
+            d["status"] = "interrupted"    # its process is gone (killed): `groklab check --repair` records it
+        return d
+
+    def _select(self, where: str, args: tuple) -> list[dict]:
+        cur = self.conn.execute(f"SELECT * FROM runs {where}", args)
+        cols = [x[0] for x in cur.description]
+        return [self._row(r, cols) for r in cur.fetchall()]
+
+    def resolve(self, ref: str) -> str:
+        """A run id, a unique id prefix, or a run name (the newest with that name)."""
+        if not isinstance(ref, str) or not ref or "\x00" in ref or len(ref) > 200:
+            raise StoreError("run: give a run id, an id prefix or a run name")
+        rows = self.conn.execute("SELECT run_id FROM runs WHERE run_id = ?", (ref,)).fetchall()
+        if rows:
+            return rows[0][0]
+        if RUN_ID.match(ref):
+            rows = self.conn.execute("SELECT run_id FROM runs WHERE run_id LIKE ? ESCAPE '\\'",
+                                     (ref.replace("_", "\\_") + "%",)).fetchall()
+            if len(rows) == 1:
+                return rows[0][0]
+            if len(rows) > 1:
+                raise StoreError(f"run: {ref!r} matches {len(rows)} runs; give more of the id")
+        rows = self.conn.execute("SELECT run_id FROM runs WHERE name = ? ORDER BY created DESC, rowid DESC",
+                                 (ref,)).fetchall()
+        if rows:
+            return rows[0][0]
+        raise StoreError(f"run: no run {ref!r} in {self.root} (see `groklab runs`)")
+
+    def get_run(self, ref: str) -> dict:
+        return self._select("WHERE run_id = ?", (self.resolve(ref),))[0]
+
+    def list_runs(self, limit: int | None = None, sweep_id: str | None = None) -> list[dict]:
+        where, args = ("WHERE sweep_id = ?", (sweep_id,)) if sweep_id else ("", ())
+        lim = f" LIMIT {int(limit)}" if limit else ""
+        return self._select(f"{where} ORDER BY created DESC, rowid DESC{lim}", args)
+
+    def group_runs(self, group_id: str) -> list[dict]:
+        return self._select("WHERE group_id = ? ORDER BY member", (group_id,))
+
+    def metrics(self, run_id: str) -> dict[str, np.ndarray]:
+        """Per-step metrics as arrays keyed by name, plus 'step' (missing values are NaN)."""
+        rows = self.conn.execute("SELECT step, data_json FROM metrics WHERE run_id = ? ORDER BY step",
+                                 (run_id,)).fetchall()
+        steps = [r[0] for r in rows]
+        dicts = [json.loads(r[1]) for r in rows]
+        keys = sorted({k for d in dicts for k in d})
+        out = {"step": np.array(steps, np.int64)}
+        for k in keys:
+            out[k] = np.array([np.nan if d.get(k) is None else d[k] for d in dicts], np.float64)
+        return out
+
+    def checkpoints(self, run_id: str) -> list[dict]:
+        cur = self.conn.execute("SELECT step, sha256, has_state FROM checkpoints WHERE run_id = ? ORDER BY step",
+                                (run_id,))
+        return [{"step": s, "sha256": h, "has_state": bool(hs)} for s, h, hs in cur.fetchall()]
+
+    def load_checkpoint(self, run_id: str, step: int | None = None) -> tuple[int, dict[str, np.ndarray]]:
+        cks = self.checkpoints(run_id)
+        if not cks:
+            raise StoreError(f"run: {run_id} has no checkpoints")
+        ck = cks[-1] if step is None else next((c for c in cks if c["step"] == step), None)
+        if ck is None:
+            raise StoreError(f"run: {run_id} has no checkpoint at step {step}; "
+                             f"steps: {', '.join(str(c['step']) for c in cks)}")
+        return ck["step"], read_tensors(self.ckpt_path(run_id, ck["step"]), ck["sha256"])
+
+    def load_state(self, run_id: str, step: int) -> dict[str, np.ndarray]:
+        return read_tensors(self.state_path(run_id, step))
+
+    # ------------------------------------------------------------------ analysis cache
+    def put_analysis(self, run_id: str, key: str, data: dict) -> None:
+        with self._tx() as c:
+            c.execute("INSERT OR REPLACE INTO analysis (run_id, key, data_json) VALUES (?,?,?)",
+                      (run_id, key, dumps(data)))
+
+    def get_analysis(self, run_id: str, key: str) -> dict | None:
+        r = self.conn.execute("SELECT data_json FROM analysis WHERE run_id = ? AND key = ?", (run_id, key)).fetchone()
+        return json.loads(r[0]) if r else None
+
+    # ------------------------------------------------------------------ sweeps
+    def create_sweep(self, name: str | None, kind: str, spec: dict, points: list[dict],
+                     sweep_id: str | None = None) -> str:
+        sid = sweep_id or new_id("s")
+        t = now()
+        with self._tx() as c:
+            c.execute("INSERT INTO sweeps (sweep_id, name, kind, spec_json, status, created, updated, n_points)"
+                      " VALUES (?,?,?,?,?,?,?,?)", (sid, name, kind, dumps(spec), "running", t, t, len(points)))
+            c.executemany("INSERT INTO sweep_points (sweep_id, point, config_json, status) VALUES (?,?,?,?)",
+                          [(sid, i, dumps(p), "pending") for i, p in enumerate(points)])
+        return sid
+
+    def sweep_points(self, sweep_id: str) -> list[dict]:
+        cur = self.conn.execute("SELECT point, config_json, run_id, status FROM sweep_points WHERE sweep_id = ?"
+                                " ORDER BY point", (sweep_id,))
+        return [{"point": i, "config": json.loads(c), "run_id": r, "status": s} for i, c, r, s in cur.fetchall()]
+
+    def complete_points(self, sweep_id: str, points: list[int], run_ids: list[str]) -> None:
+        with self._tx() as c:
+            c.executemany("UPDATE sweep_points SET run_id = ?, status = 'done' WHERE sweep_id = ? AND point = ?",
+                          [(r, sweep_id, p) for p, r in zip(points, run_ids)])
+            c.execute("UPDATE sweeps SET updated = ? WHERE sweep_id = ?", (now(), sweep_id))
+
+    def set_sweep_status(self, sweep_id: str, status: str) -> None:
+        with self._tx() as c:
+            c.execute("UPDATE sweeps SET status = ?, updated = ? WHERE sweep_id = ?", (status, now(), sweep_id))
+
+    def get_sweep(self, ref: str) -> dict:
+        r = self.conn.execute("SELECT sweep_id, name, kind, spec_json, status, created, updated, n_points FROM sweeps"
+                              " WHERE sweep_id = ? OR name = ? ORDER BY created DESC", (ref, ref)).fetchone()
+        if r is None and RUN_ID.match(ref or ""):
+            rows = self.conn.execute("SELECT sweep_id FROM sweeps WHERE sweep_id LIKE ?", (ref + "%",)).fetchall()
+            if len(rows) == 1:
+                return self.get_sweep(rows[0][0])
+        if r is None:
+            raise StoreError(f"sweep: no sweep {ref!r} in {self.root} (see `groklab sweeps`)")
+        keys = ["sweep_id", "name", "kind", "spec", "status", "created", "updated", "n_points"]
+        d = dict(zip(keys, r))
+        d["spec"] = json.loads(d["spec"])
+        return d
+
+    def list_sweeps(self) -> list[dict]:
+        ids = [r[0] for r in self.conn.execute("SELECT sweep_id FROM sweeps ORDER BY created DESC").fetchall()]
+        out = []
+        for sid in ids:
+            d = self.get_sweep(sid)
+            d["n_done"] = self.conn.execute("SELECT COUNT(*) FROM sweep_points WHERE sweep_id = ? AND status = 'done'",
+                                            (sid,)).fetchone()[0]
+            out.append(d)
+        return out
+
+    def is_sweep(self, ref: str) -> bool:
+        try:
+            self.get_sweep(ref)
+            return True
+        except StoreError:
+            return False

@@ -1,0 +1,112 @@
+"""Tasks: turn a config into a dataset (token table, labels, split, noise).
+
+Each task family registers a ``TaskFamily``: how to recognise its names, what parameters it
+reads from the config, how to check them, and how to build its table. Nothing here knows
+about models or training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from groklab.errors import ConfigError
+from groklab.tasks import modular
+from groklab.tasks.base import Dataset, Table, corrupt_labels, make_dataset, split
+
+if TYPE_CHECKING:
+    from groklab.config import Config
+
+__all__ = ["Dataset", "Table", "TaskFamily", "FAMILIES", "build_table", "build_dataset", "check_task",
+           "family_of", "list_tasks", "corrupt_labels", "make_dataset", "split"]
+
+
+@dataclass(frozen=True)
+class TaskFamily:
+    """A family of tasks sharing a builder.
+
+    names: the exact task names it owns (listed by `groklab tasks`), or a prefix such as "expr:".
+    params: the config fields it reads.
+    check: raises ConfigError for bad parameters (called at validation, before anything is written).
+    build: makes the full table from a config.
+    """
+
+    key: str
+    names: dict[str, str]          # task name -> one-line description
+    params: tuple[str, ...]
+    check: Callable[["Config"], None]
+    build: Callable[["Config"], Table]
+    prefix: str | None = None
+    modular: bool = False          # outputs live in Z_p and Fourier analysis applies
+
+
+def _modular_check(c: "Config") -> None:
+    name = modular.canonical(c.task)
+    if name in ("x/y", "x/y if y odd else x-y") and not modular.is_prime(c.p):
+        raise ConfigError(f"p: task {name} needs a prime modulus, got {c.p}")
+
+
+def _modular_build(c: "Config") -> Table:
+    return modular.modular_table(c.task, c.p, symmetric=c.symmetric)
+
+
+FAMILIES: list[TaskFamily] = [
+    TaskFamily(
+        key="modular",
+        names={**{k: f"a {k} mod p: {d}" for k, (_, d) in modular.OPERATORS.items()},
+               **{k: f"alias of {v}" for k, v in modular.ALIASES.items()}},
+        params=("p", "frac", "symmetric", "noise"),
+        check=_modular_check, build=_modular_build, modular=True),
+]
+
+
+def _register_optional_families() -> None:
+    """Families that live in their own modules (groups, parity, digits, expressions)."""
+    import importlib
+
+    for mod in ("groklab.tasks.expr", "groklab.tasks.groups", "groklab.tasks.parity", "groklab.tasks.digits"):
+        try:
+            m = importlib.import_module(mod)
+        except ModuleNotFoundError as e:
+            if e.name == mod:
+                continue
+            raise
+        for fam in m.FAMILIES:
+            if all(f.key != fam.key for f in FAMILIES):
+                FAMILIES.append(fam)
+
+
+_register_optional_families()
+
+
+def family_of(task: str) -> TaskFamily:
+    for fam in FAMILIES:
+        if task in fam.names or (fam.prefix is not None and task.startswith(fam.prefix)):
+            return fam
+    allowed = [n for f in FAMILIES for n in f.names] + [f"{f.prefix}..." for f in FAMILIES if f.prefix]
+    raise ConfigError(f"task: unknown task {task!r}; allowed: {', '.join(allowed)} (see `groklab tasks`)")
+
+
+def check_task(c: "Config") -> None:
+    family_of(c.task).check(c)
+
+
+def build_table(c: "Config") -> Table:
+    return family_of(c.task).build(c)
+
+
+def build_dataset(c: "Config", table: Table | None = None) -> Dataset:
+    """The config's dataset: its table split by data seed, with its label noise."""
+    table = table if table is not None else build_table(c)
+    frac = None if c.n_train is not None else c.frac
+    return make_dataset(table, frac, c.split_seed, c.noise, n_train=c.n_train)
+
+
+def list_tasks() -> list[dict]:
+    """Every task with its parameters and a one-line description (for `groklab tasks`)."""
+    out = []
+    for fam in FAMILIES:
+        for name, desc in fam.names.items():
+            out.append({"task": name, "family": fam.key, "params": list(fam.params), "description": desc})
+    return out

@@ -1,0 +1,274 @@
+"""The training loop: E ensemble members trained as one batched program.
+
+Every member's weights carry a leading member axis; ``jax.vmap`` maps the single-model step over
+it, and the steps between two evaluations run as one jitted loop (``lax.fori_loop`` with a traced
+trip count, so evaluations on any grid reuse one compiled program). Members may differ in the
+fields of ``config.MEMBER_FIELDS`` (seed, lr, wd, init scale, training fraction, noise...);
+everything else must match so the shapes do.
+
+The loop knows nothing about the store: it reports evaluations and checkpoints to callbacks.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from groklab.config import Config
+from groklab.errors import ConfigError
+from groklab.models import Model, build
+from groklab.tasks import Dataset, build_dataset
+from groklab.train import losses, optim
+
+_CACHE = os.environ.get("GROKLAB_JAX_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "groklab", "jax"))
+jax.config.update("jax_compilation_cache_dir", _CACHE)
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def log_grid(steps: int, per_decade: int) -> list[int]:
+    """Step 0, about ``per_decade`` log-spaced steps per decade from 1 to ``steps``, and ``steps``."""
+    if steps <= 0:
+        return [0]
+    n = max(2, int(np.ceil(np.log10(max(steps, 10)) * per_decade)) + 1)
+    grid = np.unique(np.round(np.logspace(0, np.log10(steps), n)).astype(int))
+    return sorted({0, steps, *map(int, grid)})
+
+
+def eval_schedule(steps: int, every: int, per_decade: int = 20) -> list[int]:
+    return sorted(set(range(0, steps + 1, every)) | set(log_grid(steps, per_decade)) | {steps})
+
+
+def pick_device(name: str):
+    if name == "cpu":
+        return jax.devices("cpu")[0]
+    if name == "cuda":
+        try:
+            return jax.devices("gpu")[0]
+        except RuntimeError:
+            raise ConfigError("device: cuda was asked for but JAX sees no CUDA GPU; allowed here: auto, cpu") from None
+    return jax.devices()[0]
+
+
+@dataclass
+class MemberData:
+    """Every member's data, stacked along a leading member axis (host numpy arrays)."""
+
+    x: np.ndarray          # [E, N, T'] model inputs (prepared), all rows
+    y_obs: np.ndarray      # [E, N] label each row is scored against (noisy for train rows)
+    y_true: np.ndarray     # [E, N]
+    is_train: np.ndarray   # [E, N] bool
+    is_test: np.ndarray    # [E, N] bool
+    is_corrupt: np.ndarray  # [E, N] bool
+    train_idx: np.ndarray  # [E, M] int32, padded
+    train_w: np.ndarray    # [E, M] float32, 0 on padding
+    y_train: np.ndarray    # [E, M] int32
+    key: np.ndarray        # [E, 2] uint32 PRNG keys
+    hp: dict               # name -> [E] float32
+    init_scale: np.ndarray  # [E]
+
+
+def _stack_members(cfgs: list[Config], datasets: list[Dataset], model: Model) -> MemberData:
+    E = len(cfgs)
+    M = max(d.n_train for d in datasets)
+    xs, y_obs, y_true, is_tr, is_te, is_co = [], [], [], [], [], []
+    tidx = np.zeros((E, M), np.int32)
+    tw = np.zeros((E, M), np.float32)
+    ytr = np.zeros((E, M), np.int32)
+    for e, d in enumerate(datasets):
+        xs.append(np.asarray(model.prepare(jnp.asarray(d.x))))
+        yo = d.y.copy()
+        yo[d.train_idx] = d.y_train
+        y_obs.append(yo)
+        y_true.append(d.y)
+        m_tr = np.zeros(d.y.shape[0], bool)
+        m_tr[d.train_idx] = True
+        m_te = np.zeros(d.y.shape[0], bool)
+        m_te[d.test_idx] = True
+        m_co = np.zeros(d.y.shape[0], bool)
+        m_co[d.train_idx[d.corrupted]] = True
+        is_tr.append(m_tr)
+        is_te.append(m_te)
+        is_co.append(m_co)
+        n = d.n_train
+        tidx[e, :n] = d.train_idx
+        tw[e, :n] = 1.0
+        ytr[e, :n] = d.y_train
+    shapes = {x.shape for x in xs}
+    if len(shapes) != 1:
+        raise ConfigError("members: ensemble members must share the task's table shape; "
+                          f"got {sorted(shapes)}")
+    keys = np.stack([np.asarray(jax.random.key_data(jax.random.PRNGKey(c.seed))) for c in cfgs])
+    hp = {k: np.array([getattr(c, k) for c in cfgs], np.float32) for k in optim.HP_FIELDS}
+    return MemberData(x=np.stack(xs), y_obs=np.stack(y_obs), y_true=np.stack(y_true), is_train=np.stack(is_tr),
+                      is_test=np.stack(is_te), is_corrupt=np.stack(is_co), train_idx=tidx, train_w=tw,
+                      y_train=ytr, key=keys.astype(np.uint32), hp=hp,
+                      init_scale=np.array([c.init_scale for c in cfgs], np.float32))
+
+
+EvalFn = Callable[[int, dict[str, np.ndarray]], None]
+CkptFn = Callable[[int, dict[str, np.ndarray], list[np.ndarray]], None]
+
+
+class Trainer:
+    """Train an ensemble of configs that share shapes. ``configs[i]`` is member i."""
+
+    def __init__(self, configs: list[Config]):
+        if not configs:
+            raise ConfigError("members: need at least one config")
+        keys = {c.shape_key() for c in configs}
+        if len(keys) != 1:
+            raise ConfigError("members: ensemble members may differ only in "
+                              "seed, data_seed, lr, wd, init_scale, frac, n_train, noise, betas, grokfast alpha/lamb")
+        self.cfgs = configs
+        self.cfg = cfg = configs[0]
+        if cfg.loss_dtype == "float64":
+            jax.config.update("jax_enable_x64", True)
+        self.loss_dtype = jnp.float64 if cfg.loss_dtype == "float64" else jnp.float32
+        self.device = pick_device(cfg.device)
+        self.datasets = [build_dataset(c) for c in configs]
+        self.model = build(cfg, self.datasets[0])
+        self.data = _stack_members(configs, self.datasets, self.model)
+        self.E = len(configs)
+        self.full_batch = cfg.batch_size is None or cfg.batch_size >= self.data.train_idx.shape[1]
+        self.schedule = eval_schedule(cfg.steps, cfg.eval_every)
+        self.ckpt_steps = set(log_grid(cfg.steps, cfg.ckpt_per_decade))
+        self.compile_s = 0.0
+        self._build_fns()
+
+    # ------------------------------------------------------------------ compiled pieces
+    def _build_fns(self) -> None:
+        cfg, model, dtype = self.cfg, self.model, self.loss_dtype
+        M = self.data.train_idx.shape[1]
+        B = M if self.full_batch else int(cfg.batch_size)
+        full = self.full_batch
+
+        def init_member(key, scale, hp):
+            params = model.init(jax.random.fold_in(key, 0))
+            params = {k: (v if ".ln" in k or k.startswith("ln") else v * scale) for k, v in params.items()}
+            return params, optim.make(cfg, hp).init(params)
+
+        def member_step(params, opt_state, d, step):
+            if full:
+                xb, yb, w = d["x_train"], d["y_train"], d["train_w"]
+            else:
+                key = jax.random.fold_in(jax.random.fold_in(d["key"], 1), step)
+                u = jax.random.uniform(key, (M,)) + (1.0 - d["train_w"]) * 2.0
+                pos = jnp.argsort(u)[:B]
+                xb, yb, w = d["x_train"][pos], d["y_train"][pos], d["train_w"][pos]
+
+            def loss_fn(p):
+                per = losses.per_example(cfg.loss, model.apply(p, xb), yb, dtype)
+                return (per * w).sum() / w.sum()
+
+            grads = jax.grad(loss_fn)(params)
+            updates, opt_state = optim.make(cfg, d["hp"]).update(grads, opt_state, params)
+            return optax.apply_updates(params, updates), opt_state
+
+        vstep = jax.vmap(member_step, in_axes=(0, 0, 0, None))
+
+        def run(params, opt_state, d, start, n):
+            def body(i, carry):
+                return vstep(*carry, d, start + i)
+            return jax.lax.fori_loop(0, n, body, (params, opt_state))
+
+        def member_eval(params, d):
+            from groklab.measure.leakage import mia_auc_jax, tpr_at_fpr_jax
+
+            logits = model.apply(params, d["x"])
+            per = losses.per_example(cfg.loss, logits, d["y_obs"], dtype).astype(jnp.float32)
+            pred = logits.argmax(-1)
+
+            def mean(v, m):
+                m = m.astype(jnp.float32)
+                return (v * m).sum() / jnp.maximum(m.sum(), 1.0)
+
+            tr, te, co = d["is_train"], d["is_test"], d["is_corrupt"]
+            out = {
+                "train_loss": mean(per, tr), "train_acc": mean(pred == d["y_obs"], tr),
+                "test_loss": mean(per, te), "test_acc": mean(pred == d["y_obs"], te),
+                "weight_norm": sum(jnp.sum(v.astype(jnp.float32) ** 2) for v in params.values()),
+                "collapse_frac": mean(losses.softmax_collapse(logits), tr),
+                "mia_auc": mia_auc_jax(per, tr, tr | te),
+                "mia_tpr1": tpr_at_fpr_jax(per, tr, tr | te, 0.01),
+            }
+            if self.has_noise:
+                out["clean_acc"] = mean(pred == d["y_obs"], tr & ~co)
+                out["memorized_acc"] = mean(pred == d["y_obs"], co)
+                out["inverted_acc"] = mean(pred == d["y_true"], co)
+            return out
+
+        self.has_noise = bool(self.data.is_corrupt.any())
+        self._init = jax.jit(jax.vmap(init_member))
+        self._run = jax.jit(run, donate_argnums=(0, 1))
+        self._eval = jax.jit(jax.vmap(member_eval))
+
+    def _device_data(self) -> dict:
+        d = self.data
+        x_train = np.take_along_axis(d.x, d.train_idx[:, :, None], axis=1) if d.x.ndim == 3 else \
+            np.take_along_axis(d.x, d.train_idx, axis=1)
+        host = {"x": d.x, "y_obs": d.y_obs, "y_true": d.y_true, "is_train": d.is_train, "is_test": d.is_test,
+                "is_corrupt": d.is_corrupt, "x_train": x_train, "y_train": d.y_train, "train_w": d.train_w,
+                "key": d.key, "hp": d.hp}
+        return jax.device_put(host, self.device)
+
+    def init_state(self) -> tuple[dict, optax.OptState]:
+        with jax.default_device(self.device):
+            return self._init(jnp.asarray(self.data.key), jnp.asarray(self.data.init_scale),
+                              jax.device_put(self.data.hp, self.device))
+
+    def opt_treedef(self):
+        params, opt_state = jax.eval_shape(self._init, self.data.key, self.data.init_scale, self.data.hp)
+        return jax.tree.structure(opt_state), jax.tree.leaves(opt_state), params
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self, on_eval: EvalFn | None = None, on_checkpoint: CkptFn | None = None,
+            state: tuple[int, dict, list] | None = None, stop: Callable[[], bool] | None = None) -> dict:
+        """Train to ``cfg.steps``; returns {"params": host params [E, ...], "step", "compile_s", "train_s"}.
+
+        ``state`` = (step, params, opt leaves) resumes from a checkpoint saved by ``on_checkpoint``.
+        """
+        data = self._device_data()
+        t0 = time.perf_counter()
+        if state is None:
+            start = 0
+            params, opt_state = self.init_state()
+        else:
+            start, host_params, leaves = state
+            treedef, _, _ = self.opt_treedef()
+            params = jax.device_put({k: jnp.asarray(v) for k, v in host_params.items()}, self.device)
+            opt_state = jax.tree.unflatten(treedef, [jax.device_put(jnp.asarray(v), self.device) for v in leaves])
+        # compile both programs up front so the first interval's timing is training only
+        params, opt_state = self._run(params, opt_state, data, jnp.int32(start), jnp.int32(0))
+        jax.block_until_ready(self._eval(params, data))
+        self.compile_s = time.perf_counter() - t0
+        t_train = time.perf_counter()
+        step = start
+        todo = [s for s in self.schedule if s >= start]
+        alive = np.ones(self.E, bool)
+        for s in todo:
+            if s > step:
+                params, opt_state = self._run(params, opt_state, data, jnp.int32(step), jnp.int32(s - step))
+                step = s
+            metrics = {k: np.asarray(v) for k, v in jax.device_get(self._eval(params, data)).items()}
+            finite = np.isfinite(metrics["train_loss"]) & np.isfinite(metrics["test_loss"])
+            metrics["_alive"] = alive & finite
+            metrics["_diverged"] = alive & ~finite
+            if on_eval is not None and not (s == start and state is not None):
+                on_eval(s, metrics)
+            alive &= finite
+            if s in self.ckpt_steps and on_checkpoint is not None and not (s == start and state is not None):
+                on_checkpoint(s, {k: np.asarray(v) for k, v in jax.device_get(params).items()},
+                              [np.asarray(v) for v in jax.device_get(jax.tree.leaves(opt_state))])
+            if not alive.any() or (stop is not None and stop()):
+                break
+        jax.block_until_ready(params)
+        return {"params": {k: np.asarray(v) for k, v in jax.device_get(params).items()}, "step": step,
+                "compile_s": self.compile_s, "train_s": time.perf_counter() - t_train}
