@@ -10,7 +10,6 @@ batched program; each member is a run of its own in the store).
 
 from __future__ import annotations
 
-import errno
 import os
 import platform
 import subprocess
@@ -26,9 +25,11 @@ from groklab.config import Config, from_dict
 from groklab.errors import ConfigError, StoreError
 from groklab.measure import doshi_phase, summarize_curves
 from groklab.store import Store
+from groklab.store.catalog import write_error
 from groklab.store.files import read_tensors
 
 ProgressFn = Callable[[dict], None]
+FINISHED = ("completed", "diverged")    # run statuses that resume leaves alone
 
 
 @dataclass
@@ -70,7 +71,7 @@ def summarize(cfg: Config, run_id: str, m: dict[str, np.ndarray], status: str, w
                "model": cfg.model, "status": status, "steps": int(steps[-1]) if len(steps) else 0,
                "wall_s": round(float(wall_s), 3)}
     if len(steps) == 0:
-        s.update({"final": None, "t_mem": None, "t_gen": None, "delay": None, "phase": None})
+        s.update({"final": None, "t_mem": None, "t_gen": None, "delay": None, "phase": None, **(extra or {})})
         return s
     s["final"] = {k: float(m[k][-1]) for k in ("train_acc", "test_acc", "train_loss", "test_loss")}
     s.update(summarize_curves(steps, m["train_acc"], m["test_acc"], m["train_loss"], m["test_loss"],
@@ -104,76 +105,94 @@ def _state_tensors(leaves: list[np.ndarray], e: int) -> dict[str, np.ndarray]:
     return {f"opt.{i:04d}": np.asarray(v[e]) for i, v in enumerate(leaves)}
 
 
-def _disk_error(e: OSError, store: Store) -> StoreError:
-    why = "the disk is full" if e.errno in (errno.ENOSPC, errno.EDQUOT) else (e.strerror or str(e))
-    return StoreError(f"store: cannot write to {store.root}: {why}; the run was stopped, "
-                      "earlier checkpoints and metrics are intact")
+def _mark(store: Store, run_ids: list[str], status: str, message: str) -> None:
+    """Record why a run stopped, best effort (the store itself may be what failed)."""
+    if not run_ids:
+        return
+    try:
+        store.set_status(run_ids, status, message)
+    except Exception:
+        pass
 
 
 def _fit(trainer, store: Store, run_ids: list[str], progress: ProgressFn | None,
-         state=None, wall_before: float = 0.0) -> TrainResult:
-    """Run a trainer whose runs already exist in the store, writing metrics and checkpoints."""
+         state=None, wall_before: float = 0.0, diverged: dict[int, str] | None = None) -> TrainResult:
+    """Run a trainer whose runs already exist in the store, writing metrics and checkpoints.
+
+    ``diverged`` maps members that diverged before a resume to their message: they are carried
+    through the batch untouched and never written to again. A member whose loss turns non-finite
+    is recorded 'diverged' at once (so a later kill keeps it), and the rest go on.
+    """
     cfgs = trainer.cfgs
     t0 = time.perf_counter()
-    diverged: dict[int, int] = {}
+    diverged = dict(diverged or {})
     last_state_step: list[int | None] = [state[0] if state else None]
+    at = [state[0] if state else 0]     # the step reached, for messages
+
+    def live() -> list[int]:
+        return [e for e in range(len(run_ids)) if e not in diverged]
 
     def on_eval(step: int, metrics: dict[str, np.ndarray]) -> None:
-        alive = metrics["_alive"]
-        for e in np.nonzero(metrics["_diverged"])[0]:
-            diverged[int(e)] = step
+        at[0] = step
+        new = [int(e) for e in np.nonzero(metrics["_diverged"])[0] if int(e) not in diverged]
+        for e in new:
+            diverged[e] = f"non-finite loss at step {step}; metrics up to that step are kept"
+        alive = metrics["_alive"] = metrics["_alive"] & ~np.isin(np.arange(len(run_ids)), list(diverged))
         keys = [k for k in metrics if not k.startswith("_")]
-        ids = [run_ids[e] for e in range(len(run_ids)) if alive[e]]
-        rows = [{k: float(metrics[k][e]) for k in keys} for e in range(len(run_ids)) if alive[e]]
+        members = [e for e in live() if alive[e]]
         try:
-            if ids:
-                store.log_metrics(ids, step, rows)
+            if members:
+                store.log_metrics([run_ids[e] for e in members], step,
+                                  [{k: float(metrics[k][e]) for k in keys} for e in members],
+                                  wall_s=wall_before + time.perf_counter() - t0)
+            for e in new:
+                store.set_status([run_ids[e]], "diverged", diverged[e])
         except OSError as err:
-            raise _disk_error(err, store) from None
+            raise write_error(store.root, err) from None
         if progress is not None:
             progress({"step": step, "steps": cfgs[0].steps, "elapsed": time.perf_counter() - t0,
                       "metrics": metrics, "n": len(run_ids)})
 
     def on_checkpoint(step: int, params: dict[str, np.ndarray], leaves: list[np.ndarray]) -> None:
+        members = live()
         try:
-            for e, rid in enumerate(run_ids):
-                if e in diverged:
-                    continue
-                store.save_checkpoint(rid, step, {k: v[e] for k, v in params.items()},
+            for e in members:
+                store.save_checkpoint(run_ids[e], step, {k: v[e] for k, v in params.items()},
                                       state=_state_tensors(leaves, e))
             prev = last_state_step[0]
             last_state_step[0] = step
             if prev is not None:   # only the newest complete optimizer state is kept for resume
-                for rid in run_ids:
-                    store.drop_state(rid, keep=step)
+                store.drop_state([run_ids[e] for e in members], keep=step)
         except OSError as err:
-            raise _disk_error(err, store) from None
+            raise write_error(store.root, err) from None
 
-    status = "completed"
-    message = None
     try:
-        out = trainer.fit(on_eval, on_checkpoint, state=state)
+        out = trainer.fit(on_eval, on_checkpoint, state=state, stop=lambda: not live())
     except KeyboardInterrupt:
-        store.set_status(run_ids, "interrupted", "stopped by the user")
+        _mark(store, [run_ids[e] for e in live()], "interrupted", f"stopped by the user at step {at[0]}")
         raise
     except StoreError as err:
-        try:
-            store.set_status(run_ids, "failed", str(err))
-        except Exception:
-            pass
+        msg = (f"{err}; run {run_ids[0]} stopped at step {at[0]}"
+               f" (resume it with `groklab train --resume {run_ids[0]}`)")
+        _mark(store, [run_ids[e] for e in live()], "failed", msg)
+        raise StoreError(msg) from None
+    except Exception as err:
+        _mark(store, [run_ids[e] for e in live()], "failed",
+              f"internal error at step {at[0]}: {type(err).__name__}: {str(err)[:200]}")
         raise
     wall = wall_before + time.perf_counter() - t0
     summaries, params = [], []
-    for e, (rid, cfg) in enumerate(zip(run_ids, cfgs)):
-        st, msg = status, message
-        if e in diverged:
-            st, msg = "diverged", f"non-finite loss at step {diverged[e]}; metrics up to that step are kept"
-        s = summarize(cfg, rid, store.metrics(rid), st, wall,
-                      extra={"compile_s": round(trainer.compile_s, 3), "members": len(run_ids), "member": e,
-                             "message": msg})
-        store.finish(rid, st, s, wall, msg)
-        summaries.append(s)
-        params.append({k: v[e] for k, v in out["params"].items()})
+    try:
+        for e, (rid, cfg) in enumerate(zip(run_ids, cfgs)):
+            st, msg = ("diverged", diverged[e]) if e in diverged else ("completed", None)
+            s = summarize(cfg, rid, store.metrics(rid), st, wall,
+                          extra={"compile_s": round(trainer.compile_s, 3), "members": len(run_ids), "member": e,
+                                 "message": msg})
+            store.finish(rid, st, s, wall, msg)
+            summaries.append(s)
+            params.append({k: v[e] for k, v in out["params"].items()})
+    except OSError as err:
+        raise write_error(store.root, err) from None
     return TrainResult(run_ids=run_ids, summaries=summaries, params=params)
 
 
@@ -198,53 +217,68 @@ def resume(run: str, *, store: str | Path | Store | None = None, progress: Progr
     """Continue a stopped run (and the ensemble it was trained in) from its newest checkpoint.
 
     Optimizer, filter and RNG state come back with it; on CPU the final metrics equal those of an
-    uninterrupted run bit for bit.
+    uninterrupted run bit for bit. Everything is loaded and checked before the store is touched.
     """
+    import jax
+
     from groklab.train.loop import Trainer
 
     st = store if isinstance(store, Store) else Store(store, create=False)
     row = st.get_run(run)
     rows = st.group_runs(row["group_id"])
-    if all(r["status"] == "completed" for r in rows):
-        raise StoreError(f"run: {row['run_id']} is already completed; nothing to resume")
+    if all(r["status"] in FINISHED for r in rows):
+        raise StoreError(f"run: {row['run_id']} is already finished ({row['status']}); nothing to resume")
     live = [r for r in rows if r["status"] == "running"]
     if live:
         raise StoreError(f"run: {live[0]['run_id']} is still running (pid {live[0]['pid']})")
     cfgs = [from_dict(r["config"]) for r in rows]
     trainer = Trainer(cfgs)
-    steps = [st.state_steps(r["run_id"]) for r in rows]
-    common = set(steps[0]).intersection(*map(set, steps[1:])) if steps else set()
+    diverged = {e: r["message"] or "non-finite loss" for e, r in enumerate(rows) if r["status"] == "diverged"}
+    active = [e for e in range(len(rows)) if e not in diverged]
+    steps = [set(st.state_steps(rows[e]["run_id"])) for e in active]
+    common = set.intersection(*steps)
     if not common:
         raise StoreError(f"run: {row['run_id']} has no complete checkpoint to resume from; start it again")
     step = max(common)
-    treedef, shapes, pshapes = trainer.opt_treedef()
-    params, leaves = {}, []
+    _, shapes, pshapes = trainer.opt_treedef()
+    # members that diverged earlier keep their slot in the batch with fresh values; nothing reads them
+    init_params, init_state = trainer.init_state() if diverged else ({}, None)
+    init_leaves = [np.asarray(v) for v in jax.tree.leaves(init_state)] if diverged else []
+    exp = [f"opt.{i:04d}" for i in range(len(shapes))]
+    params: dict[str, list] = {k: [] for k in pshapes}
+    leaves: list[list] = [[] for _ in exp]
     for e, r in enumerate(rows):
-        _, p = st.load_checkpoint(r["run_id"], step)
-        st.check_params(r["run_id"], p, {k: v.shape[1:] for k, v in pshapes.items()})
-        s = st.load_state(r["run_id"], step)
-        exp = [f"opt.{i:04d}" for i in range(len(shapes))]
-        if sorted(s) != exp or any(tuple(s[k].shape) != tuple(sh.shape[1:]) for k, sh in zip(exp, shapes)):
-            raise StoreError(f"checkpoint: optimizer state of {r['run_id']} at step {step} does not match its config")
-        for k, v in p.items():
-            params.setdefault(k, []).append(v)
+        if e in diverged:
+            p = {k: np.asarray(v[e]) for k, v in init_params.items()}
+            s = {k: v[e] for k, v in zip(exp, init_leaves)}
+        else:
+            _, p = st.load_checkpoint(r["run_id"], step)
+            st.check_params(r["run_id"], p, {k: v.shape[1:] for k, v in pshapes.items()})
+            s = st.load_state(r["run_id"], step)
+            if sorted(s) != exp or any(tuple(s[k].shape) != tuple(sh.shape[1:]) or s[k].dtype != sh.dtype
+                                       for k, sh in zip(exp, shapes)):
+                raise StoreError(f"checkpoint: optimizer state of {r['run_id']} at step {step} "
+                                 "does not match its config")
+        for k in pshapes:
+            params[k].append(p[k])
         for i, k in enumerate(exp):
-            if e == 0:
-                leaves.append([])
             leaves[i].append(s[k])
-    params = {k: np.stack(v) for k, v in params.items()}
-    leaves = [np.stack(v) for v in leaves]
     ids = [r["run_id"] for r in rows]
-    for rid in ids:
-        st.truncate_after(rid, step)
-    st.set_status(ids, "running", "resumed")
-    return _fit(trainer, st, ids, progress, state=(step, params, leaves),
-                wall_before=max(r["wall_s"] or 0.0 for r in rows))
+    st.claim([ids[e] for e in active], f"resumed from step {step}")
+    for e in active:
+        st.truncate_after(ids[e], step)
+    return _fit(trainer, st, ids, progress, state=(step, {k: np.stack(v) for k, v in params.items()},
+                                                     [np.stack(v) for v in leaves]),
+                wall_before=max(rows[e]["wall_s"] or 0.0 for e in active), diverged=diverged)
 
 
 def load_params(run: str, step: int | None = None, *, store: str | Path | Store | None = None
                 ) -> tuple[int, dict[str, np.ndarray]]:
-    """A run's parameters at a checkpoint (the newest by default), checked against its config."""
+    """A run's parameters at a checkpoint (the newest by default), checked against its config.
+
+    Raises StoreError if the file is missing, corrupt (checksum), not safetensors, or holds
+    tensors whose names or shapes differ from those the run's config implies.
+    """
     st = store if isinstance(store, Store) else Store(store, create=False)
     rid = st.resolve(run)
     step, params = st.load_checkpoint(rid, step)

@@ -8,7 +8,9 @@ prints a short message and the path of a log file holding the full traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -186,13 +188,38 @@ def member_configs(base: dict, args: argparse.Namespace) -> list[Config]:
 
 
 # ---------------------------------------------------------------------------------------------- commands
+@contextlib.contextmanager
+def sigterm_interrupts():
+    """While training, SIGTERM stops the run like Ctrl-C: it is recorded 'interrupted'."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+    try:
+        old = signal.signal(signal.SIGTERM, handler)
+    except ValueError:     # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 def cmd_train(args) -> int:
     from groklab import api
     from groklab.config import load_toml
     from groklab.presets import preset_values
+    from groklab.trackers import attach_trackers, check_trackers
 
-    if args.resume:
-        res = api.resume(args.resume, store=args.store, progress=Progress(not args.quiet))
+    check_trackers(args)
+    if args.resume is not None:
+        given = [f for f, v in (("--preset", args.preset), ("--config", args.config), ("--seeds", args.seeds),
+                                ("--members", args.members), ("--vary", args.vary)) if v]
+        given += ["--" + k.replace("_", "-") for k in config_overrides(args)]
+        if given:
+            raise ConfigError(f"resume: {given[0]} cannot be combined with --resume (a resumed run keeps its "
+                              "config); allowed with --resume: --store, --quiet, --json")
+        with sigterm_interrupts():
+            res = api.resume(args.resume, store=args.store, progress=Progress(not args.quiet))
     else:
         base: dict = {}
         if args.preset:
@@ -201,7 +228,10 @@ def cmd_train(args) -> int:
             base.update(load_toml(args.config))
         base.update(config_overrides(args))
         cfgs = member_configs(base, args)
-        res = api.train(cfgs, store=args.store, progress=Progress(not args.quiet))
+        with sigterm_interrupts():
+            res = api.train(cfgs, store=args.store, progress=Progress(not args.quiet))
+    from groklab.store import Store
+    attach_trackers(args, Store(args.store), res.run_ids)
     if args.json:
         print_json({"runs": res.summaries})
     else:
@@ -326,6 +356,8 @@ def cmd_demo(args) -> int:
 
 # ---------------------------------------------------------------------------------------------- parser
 def build_parser() -> Parser:
+    from groklab.trackers import add_tracker_flags
+
     common = Parser(add_help=False)
     common.add_argument("--store", default=None, help="run store directory (default $GROKLAB_HOME or ./groklab-runs)")
     common.add_argument("--json", action="store_true", help="print one JSON object instead of text")
@@ -345,6 +377,7 @@ def build_parser() -> Parser:
     t.add_argument("--resume", metavar="RUN", help="continue a stopped run from its newest checkpoint")
     t.add_argument("--quiet", action="store_true", help="no progress line")
     add_config_flags(t)
+    add_tracker_flags(t)
     t.set_defaults(func=cmd_train)
 
     r = sub.add_parser("runs", parents=[common], help="list the runs in the store")

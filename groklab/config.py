@@ -189,9 +189,9 @@ def validate(c: Config) -> Config:
     _check(c.steps <= 10_000_000, f"steps: must be at most 10000000, got {c.steps}")
     _check(c.batch_size is None or c.batch_size >= 1, f"batch_size: must be >= 1 or none, got {c.batch_size}")
     _check(c.eval_every >= 1, f"eval_every: must be >= 1, got {c.eval_every}")
-    _check(c.ckpt_per_decade >= 1, f"ckpt_per_decade: must be >= 1, got {c.ckpt_per_decade}")
-    _check(c.seed >= 0, f"seed: must be >= 0, got {c.seed}")
-    _check(c.data_seed is None or c.data_seed >= 0, f"data_seed: must be >= 0, got {c.data_seed}")
+    _check(1 <= c.ckpt_per_decade <= 1000, f"ckpt_per_decade: must be in [1, 1000], got {c.ckpt_per_decade}")
+    _check(0 <= c.seed < 2**32, f"seed: must be in [0, 2^32), got {c.seed}")
+    _check(c.data_seed is None or 0 <= c.data_seed < 2**32, f"data_seed: must be in [0, 2^32), got {c.data_seed}")
     for k in ("n_layers", "d_model", "n_heads", "d_mlp", "d_embed"):
         _check(1 <= getattr(c, k) <= 65536, f"{k}: must be a positive integer, got {getattr(c, k)}")
     _check(c.d_model % c.n_heads == 0, f"n_heads: must divide d_model ({c.d_model}), got {c.n_heads}")

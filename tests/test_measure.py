@@ -188,7 +188,7 @@ def test_tpr_at_fpr_rejects_fpr_outside_unit_interval():
         tpr_at_fpr(np.ones(3), np.ones(3), fpr=1.5)
 
 
-FPRS = (0.0, 0.01, 0.1, 0.3, 1.0)
+FPRS = (0.0, 0.01, 0.1, 0.29, 0.53, 1.0)
 
 # One compiled call per measure over an ensemble [E, N]; TPR at every FPR of a vector.
 _auc_ensemble = jax.jit(jax.vmap(mia_auc_jax))
@@ -197,16 +197,18 @@ _tpr_ensemble = jax.jit(jax.vmap(jax.vmap(tpr_at_fpr_jax, in_axes=(None, None, N
 
 
 def _ensemble():
-    """Float32 losses on a coarse grid (ties), a random split and padding per member, some leakage.
-    Member 0 has exactly 100 valid held-out examples (1% of them is 0.99999998 in float32); the last
-    member has no training examples."""
+    """Float32 losses on a coarse grid (ties), a random split and padding per member, some leakage;
+    the last member has no training examples. Member 0 is hand-made: held-out losses 0, 1, …, 99 and
+    member losses 0.5, 1.5, …, 99.5, so its TPR equals the FPR; fpr · 100 is 28.999… for 0.29 in
+    float64 and 52.999… for 0.53 in float32, which must still allow 29 and 53 false positives."""
     rng = np.random.default_rng(0)
-    losses = (np.round(rng.exponential(size=(4, 300)) * 200) / 200).astype(np.float32)
+    losses = (np.round(rng.exponential(size=(4, 300)) * 20) / 20).astype(np.float32)
     is_train = rng.random(losses.shape) < 0.4
     is_train[-1] = False
     losses[is_train] *= np.float32(0.7)
     valid = rng.random(losses.shape) < 0.9
-    valid[0, np.flatnonzero(~is_train[0] & valid[0])[100:]] = False
+    losses[0, :200] = np.r_[np.arange(100), np.arange(100) + 0.5]
+    is_train[0], valid[0] = np.arange(300) >= 100, np.arange(300) < 200
     return losses, is_train, valid
 
 
@@ -230,7 +232,7 @@ def test_tpr_at_fpr_jax_equals_numpy_over_ensemble_with_masks():
         for f, fpr in enumerate(FPRS):
             expected = tpr_at_fpr(*_groups(losses, is_train, valid, e), fpr)
             assert tpr[e, f] == pytest.approx(expected, abs=1e-6)
-    assert len(set(tpr[0].tolist())) > 2   # the FPRs give different thresholds
+    np.testing.assert_allclose(tpr[0], FPRS, atol=1e-6)   # one member below each held-out loss
 
 
 # ---------------------------------------------------------------- noise

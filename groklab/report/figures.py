@@ -17,7 +17,7 @@ from matplotlib import colormaps, rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import ListedColormap, LogNorm, TwoSlopeNorm
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch, Rectangle
+from matplotlib.patches import Circle, Patch, Rectangle
 
 from groklab.report.html import CAPTIONS, write_atomic
 from groklab.report.view import check_run_view, check_sweep_view, clean, run_layout, sweep_layout
@@ -200,10 +200,10 @@ def _clock(view: dict, figures: list[str]) -> Figure:
         every = 1 if p <= 40 else 2 if p <= 80 else 5
         for i in range(0, p, every):
             if np.isfinite(pts[i]).all():
-                ax.annotate(str(tokens[i]), pts[i], xytext=3 * pts[i] / (np.linalg.norm(pts[i]) + 1e-12),
+                ax.annotate(str(tokens[i]), pts[i], xytext=1.6 * pts[i] / (np.linalg.norm(pts[i]) + 1e-12),
                             textcoords="offset fontsize", ha="center", va="center", fontsize=6.5, color="#495057")
         ax.set_aspect("equal")
-        lim = 1.25 * np.nanmax(np.abs(pts)) if np.isfinite(pts).any() else 1
+        lim = 1.3 * np.nanmax(np.abs(pts)) if np.isfinite(pts).any() else 1
         ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel="cos", ylabel="sin")
         freqs = ck.get("freqs") or []
         ax.set_title(f"k = {freqs[f]}" if f < len(freqs) else f"#{f + 1}")
@@ -256,11 +256,14 @@ def _stars(view: dict, figures: list[str]) -> Figure:
     for i, mags in enumerate(stars):
         mags = np.nan_to_num(_arr(mags))
         K = len(mags)
-        angle = -np.pi / 2 + 2 * np.pi * np.arange(K + 1) / K
+        angle = np.pi / 2 - 2 * np.pi * np.arange(K + 1) / K  # clockwise from the top, as in the page
         r = 0.42 * np.append(mags, mags[0]) / (mags.max() or 1)
         cx, cy = i % cols, -(i // cols)
         color = _key_color(view, freqs[i])
-        ax.plot(cx + 0.42 * np.cos(angle), cy + 0.42 * np.sin(angle), color="#e9ecef", lw=0.6)
+        ax.add_patch(Circle((cx, cy), 0.42, facecolor="#fafbfc", edgecolor="#e9ecef", lw=0.6))
+        spokes = np.stack([np.full(K, cx), cx + 0.42 * np.cos(angle[:-1]), np.full(K, np.nan)], axis=1)
+        ax.plot(spokes.ravel(), np.stack([np.full(K, cy), cy + 0.42 * np.sin(angle[:-1]),
+                                          np.full(K, np.nan)], axis=1).ravel(), color="#eef0f3", lw=0.4)
         ax.fill(cx + r * np.cos(angle), cy + r * np.sin(angle), color=color, alpha=0.35, lw=0)
         ax.plot(cx + r * np.cos(angle), cy + r * np.sin(angle), color=color, lw=0.8)
         label = f"#{order[i]}" + (f" k{freqs[i]}" if freqs[i] is not None else "")
@@ -281,11 +284,16 @@ def _parity(view: dict, figures: list[str]) -> Figure:
     ax = fig.subplots()
     im = ax.imshow(w, aspect="auto", cmap="viridis", interpolation="nearest")
     ax.grid(False)
-    for b in pa.get("bits") or []:
+    bits = sorted(pa.get("bits") or [])
+    every = max(1, -(-w.shape[1] // 30))
+    ticks = sorted(set(range(0, w.shape[1], every)) | set(bits))
+    ax.set_xticks(ticks, [str(t) for t in ticks], fontsize=7)
+    for b in bits:
         ax.add_patch(Rectangle((b - 0.5, -0.5), 1, len(w), fill=False, edgecolor="#e8590c", lw=1.4))
-        ax.annotate("", xy=(b, -0.6), xytext=(b, -2.2), annotation_clip=False,
-                    arrowprops={"arrowstyle": "-|>", "color": "#e8590c", "lw": 1.2})
-    ax.set(xlabel="input bit", ylabel="neuron", title="|weight| per neuron and input bit (relevant bits marked)")
+    for label in ax.get_xticklabels():
+        if int(label.get_text()) in bits:
+            label.set(color="#e8590c", fontweight="bold")
+    ax.set(xlabel="input bit", ylabel="neuron", title="|weight| per neuron and input bit (relevant bits boxed)")
     fig.colorbar(im, ax=ax, label="|w|", shrink=0.8)
     return fig
 
@@ -299,14 +307,36 @@ def _sweep_grid(view: dict) -> tuple[list, list, dict]:
     return xs, ys, cells
 
 
+def _label(v) -> str:
+    return f"{v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+
+
+def _compact(v: float) -> str:
+    """1234 -> '1.2k', as in the page."""
+    for div, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(v) >= div:
+            return f"{v / div:.2g}{suffix}"
+    return f"{v:.3g}"
+
+
+def _cells(ax, values, **kwargs):
+    """A grid of cells separated by white lines, cell (i, j) centred on (j, i)."""
+    ny, nx = values.shape
+    return ax.pcolormesh(np.arange(nx + 1) - 0.5, np.arange(ny + 1) - 0.5, values, edgecolors="white",
+                         linewidth=2, **kwargs)
+
+
 def _grid_axes(view: dict, title: str) -> tuple[Figure, object]:
     xs, ys = view["x_values"], view["y_values"]
     fig = Figure(figsize=(max(4.5, 0.7 * len(xs) + 2.5), max(3.0, 0.5 * len(ys) + 1.8)), layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.subplots()
     ax.grid(False)
-    ax.set_xticks(range(len(xs)), [str(v) for v in xs])
-    ax.set_yticks(range(len(ys)), [str(v) for v in ys])
+    ax.set_xticks(range(len(xs)), [_label(v) for v in xs])
+    ax.set_yticks(range(len(ys)), [_label(v) for v in ys])
+    ax.tick_params(length=0)
+    for side in ("left", "bottom"):
+        ax.spines[side].set_visible(False)
     ax.set(xlabel=view.get("x_name") or "x", ylabel=view.get("y_name") or "y", title=title)
     return fig, ax
 
@@ -318,8 +348,8 @@ def _phase_diagram(view: dict, figures: list[str]) -> Figure:
     idx = np.full((len(ys), len(xs)), len(names), dtype=float)  # the last colour: no run
     for (i, j), p in cells.items():
         idx[i, j] = names.index(str(p.get("phase")))
-    fig, ax = _grid_axes(view, "Phase diagram")
-    ax.imshow(idx, origin="lower", cmap=ListedColormap(colors), vmin=-0.5, vmax=len(colors) - 0.5, aspect="auto")
+    fig, ax = _grid_axes(view, "Phase of each run (Liu et al. 2022)")
+    _cells(ax, idx, cmap=ListedColormap(colors), vmin=-0.5, vmax=len(colors) - 0.5)
     ax.legend(handles=[Patch(color=c, label=n) for n, c in zip(names, colors, strict=False)], loc="upper left",
               bbox_to_anchor=(1.01, 1), frameon=False)
     return fig
@@ -332,14 +362,14 @@ def _delay(view: dict, figures: list[str]) -> Figure:
         if p.get("delay") is not None and p["delay"] > 0:
             d[i, j] = p["delay"]
     cmap = colormaps["viridis"].with_extremes(bad="#dee2e6")
-    fig, ax = _grid_axes(view, "Grokking delay t_gen − t_mem (steps)")
+    fig, ax = _grid_axes(view, "t_gen − t_mem (steps)")
     finite = d[np.isfinite(d)]
     norm = LogNorm(finite.min(), max(finite.max(), finite.min() * 10)) if finite.size else None
-    im = ax.imshow(np.ma.masked_invalid(d), origin="lower", cmap=cmap, norm=norm, aspect="auto")
+    im = _cells(ax, np.ma.masked_invalid(d), cmap=cmap, norm=norm)
     for (i, j), v in np.ndenumerate(d):
         if np.isfinite(v) and len(xs) <= 14:
             light = norm(v) > 0.6 if norm else False
-            ax.text(j, i, f"{v:.2g}", ha="center", va="center", fontsize=7, color="#1d2330" if light else "white")
+            ax.text(j, i, _compact(v), ha="center", va="center", fontsize=7, color="#1d2330" if light else "white")
     fig.colorbar(im, ax=ax, label="delay (steps, log)")
     return fig
 
@@ -369,13 +399,13 @@ def write_run_pngs(view: dict, out_dir: str | os.PathLike) -> list[Path]:
 
     Returns the paths written, in page order.
     """
-    check_run_view(view)
     view = clean(view)
+    check_run_view(view)
     return _write(run_layout(view), _RUN_DRAW, view, out_dir, view["run"].get("task") or "")
 
 
 def write_sweep_pngs(view: dict, out_dir: str | os.PathLike) -> list[Path]:
     """Write phase_diagram.png and delay.png for a sweep view into `out_dir`; returns the paths written."""
-    check_sweep_view(view)
     view = clean(view)
-    return _write(sweep_layout(view), _SWEEP_DRAW, view, out_dir, "")
+    check_sweep_view(view)
+    return _write(sweep_layout(view), _SWEEP_DRAW, view, out_dir, (view.get("sweep") or {}).get("name") or "")

@@ -154,15 +154,15 @@ def render_run_html(view: dict) -> str:
 
     Raises ValueError if `run`, `summary` or `metrics` (with `metrics['step']`) is missing.
     """
-    check_run_view(view)
     view = clean(view)
+    check_run_view(view)
     return _page("run", view, run_layout(view))
 
 
 def render_sweep_html(view: dict) -> str:
     """The HTML report of a sweep view: a phase diagram and a delay heat map linking to each run."""
-    check_sweep_view(view)
     view = clean(view)
+    check_sweep_view(view)
     return _page("sweep", view, sweep_layout(view))
 
 

@@ -52,9 +52,8 @@ def synthetic_run_view(p: int = 23, n_ckpt: int = 20, seed: int = 0, n_neurons: 
     }
 
     # --- progress measures at checkpoints
-    ckpt = np.unique(np.round(np.geomspace(10, n_steps, n_ckpt)).astype(int))
-    if ckpt.size < n_ckpt:  # geomspace rounds duplicates away at small n; pad linearly
-        ckpt = np.unique(np.concatenate([ckpt, np.linspace(10, n_steps, n_ckpt, dtype=int)]))[:n_ckpt]
+    ckpt = np.round(np.geomspace(10, n_steps, n_ckpt)).astype(int)
+    ckpt = np.maximum.accumulate(ckpt - np.arange(n_ckpt)) + np.arange(n_ckpt)  # strictly increasing
     c_mem, c_gen = _sigmoid_log(ckpt, t_mem * 0.7, 0.12), _sigmoid_log(ckpt, t_gen * 0.8, 0.06)
     circuit = _sigmoid_log(ckpt, t_gen * 0.35, 0.15)  # the circuit forms before test loss falls
     c_train = np.log(p) * np.exp(-6 * c_mem) * (1 - 0.9 * c_gen) + 2e-4

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -9,7 +10,7 @@ import re
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +36,7 @@ CREATE TABLE IF NOT EXISTS metrics (
   run_id TEXT NOT NULL, step INTEGER NOT NULL, data_json TEXT NOT NULL, PRIMARY KEY (run_id, step));
 CREATE TABLE IF NOT EXISTS checkpoints (
   run_id TEXT NOT NULL, step INTEGER NOT NULL, sha256 TEXT NOT NULL, has_state INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (run_id, step));
+  state_sha256 TEXT, PRIMARY KEY (run_id, step));
 CREATE TABLE IF NOT EXISTS sweeps (
   sweep_id TEXT PRIMARY KEY, name TEXT, kind TEXT NOT NULL, spec_json TEXT NOT NULL,
   status TEXT NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL, n_points INTEGER NOT NULL);
@@ -79,15 +80,39 @@ def dumps(obj: Any) -> str:
 
 
 def _alive(pid: int | None) -> bool:
+    """Whether the process that wrote a 'running' row still runs (a zombie counts as gone)."""
     if not pid:
         return False
     try:
         os.kill(int(pid), 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError, ValueError):
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{int(pid)}/stat").read_text()
+        return stat[stat.rindex(")") + 2:][:1] != "Z"
+    except (OSError, ValueError):
+        return True
+
+
+def _locked(e: sqlite3.Error) -> bool:
+    return "locked" in str(e) or "busy" in str(e)
+
+
+def write_error(root: Path, e: BaseException) -> StoreError:
+    """The one-line error for a write the disk refused (full disk, quota, I/O error, read-only)."""
+    code = getattr(e, "errno", None)
+    text = str(e).lower()
+    if code in (errno.ENOSPC, errno.EDQUOT) or "full" in text:
+        why = "the disk is full"
+    elif code in (errno.EROFS,) or "readonly" in text or "read-only" in text:
+        why = "it is read-only"
+    elif isinstance(e, OSError):
+        why = e.strerror or str(e)
+    else:
+        why = str(e)
+    return StoreError(f"store: cannot write to {root}: {why}; what was written before is intact")
 
 
 def new_id(prefix: str = "") -> str:
@@ -101,6 +126,8 @@ class Store:
         raw = str(root) if root is not None else str(default_root())
         if "\x00" in raw:
             raise StoreError("store: path contains a NUL character")
+        if not raw.strip():
+            raise StoreError("store: empty path; give a directory (--store DIR or GROKLAB_HOME)")
         self.root = Path(raw).expanduser()
         if self.root.exists() and not self.root.is_dir():
             raise StoreError(f"store: {self.root} exists and is not a directory")
@@ -112,45 +139,82 @@ class Store:
             except OSError as e:
                 raise StoreError(f"store: cannot create {self.root} ({e.strerror})") from None
         self.db_path = self.root / "groklab.db"
-        try:
-            self.conn = sqlite3.connect(self.db_path, timeout=60.0, isolation_level=None)
-            self.conn.execute("PRAGMA busy_timeout = 60000")
+        if self.db_path.exists() and not self.db_path.is_file():
+            raise StoreError(f"store: {self.db_path} exists and is not a file")
+        if not create and not self.db_path.exists():
+            raise StoreError(f"store: no store at {self.root} (train a run first or pass --store DIR)")
+        deadline = time.monotonic() + 120.0
+        while True:
+            try:
+                self._open()
+                break
+            except sqlite3.OperationalError as e:   # another process is creating the catalog right now
+                if not _locked(e) or time.monotonic() > deadline:
+                    raise self._db_error(e) from None
+                self.conn.close()
+                time.sleep(0.05 + 0.1 * secrets.randbelow(10) / 10)
+            except sqlite3.DatabaseError as e:
+                raise self._db_error(e) from None
+
+    def _open(self) -> None:
+        self.conn = sqlite3.connect(self.db_path, timeout=60.0, isolation_level=None)
+        self.conn.execute("PRAGMA busy_timeout = 60000")
+        if self.conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             self.conn.execute("PRAGMA journal_mode = WAL")
-            self.conn.execute("PRAGMA synchronous = NORMAL")
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        have = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        cols = {r[1] for r in self.conn.execute("PRAGMA table_info(checkpoints)")}
+        if not {"runs", "metrics", "checkpoints", "sweeps", "sweep_points", "analysis"} <= have or \
+                "state_sha256" not in cols:
             with self._tx() as c:
                 for stmt in SCHEMA.split(";"):
                     if stmt.strip():
                         c.execute(stmt)
-        except sqlite3.DatabaseError as e:
-            raise StoreError(f"store: {self.db_path} is not a usable groklab catalog ({e})") from None
+                if "state_sha256" not in {r[1] for r in c.execute("PRAGMA table_info(checkpoints)")}:
+                    c.execute("ALTER TABLE checkpoints ADD COLUMN state_sha256 TEXT")
+
+    def _db_error(self, e: sqlite3.Error) -> StoreError:
+        if isinstance(e, sqlite3.OperationalError) and ("full" in str(e) or "readonly" in str(e)
+                                                       or "unable to open" in str(e)):
+            return write_error(self.root, e)
+        return StoreError(f"store: {self.db_path} is not a usable groklab catalog ({e})")
 
     # ------------------------------------------------------------------ plumbing
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, retried while another process holds the lock."""
+        """One write transaction, retried while another process holds the lock.
+
+        A write the disk refuses (full, read-only, I/O error) becomes a one-line StoreError; the
+        transaction is rolled back, so the catalog keeps its previous consistent state.
+        """
         for attempt in range(200):
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
                 break
             except sqlite3.OperationalError as e:
-                if "locked" not in str(e) and "busy" not in str(e):
-                    raise
+                if not _locked(e):
+                    raise self._db_error(e) from None
                 time.sleep(min(0.05 * (attempt + 1), 1.0))
         else:
             raise StoreError("store: the catalog stayed locked by another process for too long")
         try:
             yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        else:
             self.conn.execute("COMMIT")
+        except BaseException as e:
+            if self.conn.in_transaction:
+                try:
+                    self.conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            if isinstance(e, sqlite3.OperationalError):
+                raise self._db_error(e) from None
+            raise
 
     def close(self) -> None:
         self.conn.close()
 
     def run_dir(self, run_id: str) -> Path:
-        if not RUN_ID.match(run_id):
+        if not isinstance(run_id, str) or not RUN_ID.match(run_id):
             raise StoreError(f"run: invalid run id {run_id!r}; ids are lower-case letters, digits and '-'")
         d = (self.root / "runs" / run_id).resolve()
         if self.root.resolve() / "runs" not in d.parents:
@@ -164,17 +228,25 @@ class Store:
         return self.run_dir(run_id) / "state" / f"{int(step):09d}.safetensors"
 
     def state_steps(self, run_id: str) -> list[int]:
-        """Checkpoint steps whose optimizer state is on disk (resume points)."""
-        d = self.run_dir(run_id) / "state"
-        have = {int(f.stem) for f in d.glob("*.safetensors") if f.stem.isdigit()} if d.is_dir() else set()
-        return sorted(have & {c["step"] for c in self.checkpoints(run_id)})
+        """Checkpoint steps whose optimizer state is recorded and on disk (resume points)."""
+        return [c["step"] for c in self.checkpoints(run_id)
+                if c["has_state"] and self.state_path(run_id, c["step"]).is_file()]
 
-    def drop_state(self, run_id: str, keep: int) -> None:
-        """Delete optimizer states older than ``keep`` (written and recorded already)."""
-        d = self.run_dir(run_id) / "state"
-        for f in d.glob("*.safetensors"):
-            if f.stem.isdigit() and int(f.stem) < keep:
-                f.unlink(missing_ok=True)
+    def drop_state(self, run_ids: str | list[str], keep: int) -> None:
+        """Delete optimizer states older than ``keep`` (which is written and recorded already)."""
+        ids = [run_ids] if isinstance(run_ids, str) else list(run_ids)
+        with self._tx() as c:
+            c.executemany("UPDATE checkpoints SET has_state = 0, state_sha256 = NULL WHERE run_id = ? AND step < ?",
+                          [(r, int(keep)) for r in ids])
+        for r in ids:
+            self._unlink_steps(r, ("state",), lambda s: s < keep)
+
+    def _unlink_steps(self, run_id: str, kinds: tuple[str, ...], which: Callable[[int], bool]) -> None:
+        for kind in kinds:
+            d = self.run_dir(run_id) / kind
+            for f in d.glob("*.safetensors") if d.is_dir() else ():
+                if f.stem.isdigit() and which(int(f.stem)):
+                    f.unlink(missing_ok=True)
 
     def check_params(self, run_id: str, params: dict[str, np.ndarray], expected: dict[str, tuple]) -> None:
         from groklab.store.files import check_shapes
@@ -199,23 +271,34 @@ class Store:
                            dumps(cfg), h, code_version, machine, t, t, os.getpid()))
         return ids
 
-    def log_metrics(self, run_ids: list[str], step: int, rows: list[dict]) -> None:
+    def log_metrics(self, run_ids: list[str], step: int, rows: list[dict], wall_s: float | None = None) -> None:
+        """One evaluation's metrics of each run (one transaction); ``wall_s`` is the time trained so far."""
         with self._tx() as c:
             c.executemany("INSERT OR REPLACE INTO metrics (run_id, step, data_json) VALUES (?,?,?)",
                           [(r, int(step), dumps(d)) for r, d in zip(run_ids, rows)])
-            c.executemany("UPDATE runs SET step = ?, updated = ? WHERE run_id = ?",
-                          [(int(step), now(), r) for r in run_ids])
+            c.executemany("UPDATE runs SET step = ?, updated = ?, wall_s = COALESCE(?, wall_s) WHERE run_id = ?",
+                          [(int(step), now(), wall_s, r) for r in run_ids])
 
     def save_checkpoint(self, run_id: str, step: int, params: dict[str, np.ndarray],
                         state: dict[str, np.ndarray] | None = None, meta: dict | None = None) -> None:
-        """Parameters at ``step`` (and, for resume, the optimizer state), then the catalog row."""
+        """Parameters at ``step`` (and, for resume, the optimizer state), then the catalog row.
+
+        Each file is complete before it gets its name and the row comes last, so a reader (or a
+        resume after a kill) only ever sees whole checkpoints with their checksums.
+        """
         m = {"run_id": run_id, "step": str(int(step)), **{k: str(v) for k, v in (meta or {}).items()}}
-        sha = write_tensors(self.ckpt_path(run_id, step), params, m)
-        if state is not None:
-            write_tensors(self.state_path(run_id, step), state, m)
-        with self._tx() as c:
-            c.execute("INSERT OR REPLACE INTO checkpoints (run_id, step, sha256, has_state) VALUES (?,?,?,?)",
-                      (run_id, int(step), sha, int(state is not None)))
+        path, spath = self.ckpt_path(run_id, step), self.state_path(run_id, step)
+        sha = write_tensors(path, params, m)
+        try:
+            state_sha = write_tensors(spath, state, m) if state is not None else None
+            with self._tx() as c:
+                c.execute("INSERT OR REPLACE INTO checkpoints (run_id, step, sha256, has_state, state_sha256)"
+                          " VALUES (?,?,?,?,?)", (run_id, int(step), sha, int(state is not None), state_sha))
+        except Exception:     # e.g. the disk filled up: leave no file without its row
+            if step not in {c["step"] for c in self.checkpoints(run_id)}:
+                path.unlink(missing_ok=True)
+                spath.unlink(missing_ok=True)
+            raise
 
     def finish(self, run_id: str, status: str, summary: dict | None, wall_s: float, message: str | None = None) -> None:
         with self._tx() as c:
@@ -230,12 +313,25 @@ class Store:
                           [(status, message, now(), os.getpid() if status == "running" else None, r)
                            for r in run_ids])
 
+    def claim(self, run_ids: list[str], message: str) -> None:
+        """Mark stopped runs 'running' by this process, in one transaction: two processes resuming
+        the same run cannot both win."""
+        with self._tx() as c:
+            q = f"SELECT run_id, status, pid FROM runs WHERE run_id IN ({','.join('?' * len(run_ids))})"
+            for rid, status, pid in c.execute(q, list(run_ids)).fetchall():
+                if status == "running" and _alive(pid) and pid != os.getpid():
+                    raise StoreError(f"run: {rid} is still running (pid {pid})")
+            c.executemany("UPDATE runs SET status = 'running', message = ?, updated = ?, pid = ? WHERE run_id = ?",
+                          [(message, now(), os.getpid(), r) for r in run_ids])
+
     def truncate_after(self, run_id: str, step: int) -> None:
-        """Drop metrics and checkpoint rows past ``step`` (used when resuming from ``step``)."""
+        """Drop metrics, checkpoint rows and files past ``step`` (used when resuming from ``step``)."""
         with self._tx() as c:
             c.execute("DELETE FROM metrics WHERE run_id = ? AND step > ?", (run_id, int(step)))
             c.execute("DELETE FROM checkpoints WHERE run_id = ? AND step > ?", (run_id, int(step)))
             c.execute("DELETE FROM analysis WHERE run_id = ?", (run_id,))
+            c.execute("UPDATE runs SET step = ? WHERE run_id = ?", (int(step), run_id))
+        self._unlink_steps(run_id, ("ckpt", "state"), lambda s: s > step)
 
     # ------------------------------------------------------------------ reading
     def _row(self, r: sqlite3.Row | tuple, cols: list[str]) -> dict:
@@ -277,8 +373,9 @@ class Store:
 
     def list_runs(self, limit: int | None = None, sweep_id: str | None = None) -> list[dict]:
         where, args = ("WHERE sweep_id = ?", (sweep_id,)) if sweep_id else ("", ())
-        lim = f" LIMIT {int(limit)}" if limit else ""
-        return self._select(f"{where} ORDER BY created DESC, rowid DESC{lim}", args)
+        if limit is not None and int(limit) > 0:     # no limit otherwise
+            return self._select(f"{where} ORDER BY created DESC, rowid DESC LIMIT ?", (*args, min(int(limit), 2**62)))
+        return self._select(f"{where} ORDER BY created DESC, rowid DESC", args)
 
     def group_runs(self, group_id: str) -> list[dict]:
         return self._select("WHERE group_id = ? ORDER BY member", (group_id,))
@@ -296,9 +393,10 @@ class Store:
         return out
 
     def checkpoints(self, run_id: str) -> list[dict]:
-        cur = self.conn.execute("SELECT step, sha256, has_state FROM checkpoints WHERE run_id = ? ORDER BY step",
-                                (run_id,))
-        return [{"step": s, "sha256": h, "has_state": bool(hs)} for s, h, hs in cur.fetchall()]
+        """The recorded (complete) checkpoints of a run, oldest first."""
+        cur = self.conn.execute("SELECT step, sha256, has_state, state_sha256 FROM checkpoints WHERE run_id = ?"
+                                " ORDER BY step", (run_id,))
+        return [{"step": s, "sha256": h, "has_state": bool(hs), "state_sha256": ss} for s, h, hs, ss in cur.fetchall()]
 
     def load_checkpoint(self, run_id: str, step: int | None = None) -> tuple[int, dict[str, np.ndarray]]:
         cks = self.checkpoints(run_id)
@@ -311,7 +409,11 @@ class Store:
         return ck["step"], read_tensors(self.ckpt_path(run_id, ck["step"]), ck["sha256"])
 
     def load_state(self, run_id: str, step: int) -> dict[str, np.ndarray]:
-        return read_tensors(self.state_path(run_id, step))
+        """The optimizer/filter state saved with the checkpoint at ``step`` (checksum verified)."""
+        ck = next((c for c in self.checkpoints(run_id) if c["step"] == step and c["has_state"]), None)
+        if ck is None:
+            raise StoreError(f"run: {run_id} has no optimizer state at step {step}")
+        return read_tensors(self.state_path(run_id, step), ck["state_sha256"])
 
     # ------------------------------------------------------------------ analysis cache
     def put_analysis(self, run_id: str, key: str, data: dict) -> None:

@@ -114,7 +114,8 @@
     return i >= 0 ? PALETTE[i % PALETTE.length] : C.muted;
   }
 
-  const phaseColor = (phase) => PHASES[String(phase).toLowerCase()] || "#ced4da";
+  const knownPhase = (phase) => Object.hasOwn(PHASES, String(phase).toLowerCase());
+  const phaseColor = (phase) => (knownPhase(phase) ? PHASES[String(phase).toLowerCase()] : "#ced4da");
 
   // ------------------------------------------------------------------ tooltip
 
@@ -410,12 +411,14 @@
     const sx = scale(0.5, K + 0.5, m.l, W - m.r, false);
     sx.ticks = () => [];
     axes(svg, sx, sy, m, W, H, { xLabel: "frequency k", yLabel: "norm" });
-    const every = Math.ceil(K / 28);
+    // key frequencies always labelled; others every few, where they do not crowd a key label
+    const every = Math.ceil(K / 28), placed = [];
+    const xOf = (i) => m.l + band * (i + 0.5);
+    freqs.forEach((k, i) => { if (keys.has(k)) placed.push(xOf(i)); });
     freqs.forEach((k, i) => {
-      if (i % every === 0 || keys.has(k)) {
-        s("text", { x: m.l + band * (i + 0.5), y: H - m.b + 15, "text-anchor": "middle",
-          style: keys.has(k) ? `fill:${C.accent};font-weight:600` : null }, svg, k);
-      }
+      const key = keys.has(k), x = xOf(i);
+      if (!key && (i % every !== 0 || placed.some((p) => Math.abs(p - x) < 18))) return;
+      s("text", { x, y: H - m.b + 15, "text-anchor": "middle", style: key ? `fill:${C.accent};font-weight:600` : null }, svg, k);
     });
     let current = n - 1;
     const bars = freqs.map((k, i) => {
@@ -471,7 +474,7 @@
       const radii = pts.filter((pt) => pt && isNum(pt[0]) && isNum(pt[1])).map((pt) => Math.hypot(pt[0], pt[1]) / lim);
       const meanR = radii.length ? radii.reduce((a, b) => a + b, 0) / radii.length : 0;
       s("circle", { cx, cy, r: (meanR * R).toFixed(1), fill: "none", stroke: "#e9ecef", "stroke-dasharray": "3 3" }, svg);
-      const labelEvery = p <= 40 ? 1 : p <= 80 ? 2 : 5;
+      const labelEvery = p <= 40 ? 1 : p <= 80 ? 5 : 10;
       const radius = p <= 40 ? 4.5 : p <= 80 ? 3.5 : 2.6;
       pts.forEach((pt, i) => {
         if (!pt || !isNum(pt[0]) || !isNum(pt[1])) return;
@@ -587,11 +590,12 @@
     const keysSeen = [...new Set(order.map((id) => (nr.freq || [])[id]).filter((k) => k !== undefined))];
     figHead(fig, `DFT magnitude per frequency, ${n} neurons`,
       keysSeen.slice(0, 12).map((k) => ({ name: `k ${k}`, color: freqColor(k), box: true })));
-    const grid = h("div", { class: "multiples stars" });
+    const compact = n > 96;  // many neurons: smaller stars, labels only in the tooltip
+    const grid = h("div", { class: compact ? "multiples stars compact" : "multiples stars" });
     fig.appendChild(grid);
     stars.forEach((mags, i) => {
       const id = order[i], k = (nr.freq || [])[id], color = freqColor(k);
-      const K = mags.length, W = 72, H = 82, cx = 36, cy = 36, R = 31;
+      const K = mags.length, W = 72, H = compact ? 72 : 82, cx = 36, cy = 36, R = 31;
       const svg = newSvg(W, H);
       const max = Math.max(...mags.filter(isNum), 1e-12);
       let spokes = "", poly = "";
@@ -603,8 +607,10 @@
       s("circle", { cx, cy, r: R, fill: "#fafbfc", stroke: "#e9ecef" }, svg);
       s("path", { d: spokes, stroke: "#eef0f3", "stroke-width": 0.6 }, svg);
       s("path", { d: `${poly}Z`, fill: color, "fill-opacity": 0.35, stroke: color, "stroke-width": 1.1, "stroke-linejoin": "round" }, svg);
-      s("text", { x: cx, y: H - 3, "text-anchor": "middle", style: "font-size:9.5px" }, svg,
-        k === undefined ? `#${id}` : `#${id} \u00b7 k${k}`);
+      if (!compact) {
+        s("text", { x: cx, y: H - 3, "text-anchor": "middle", style: "font-size:9.5px" }, svg,
+          k === undefined ? `#${id}` : `#${id} \u00b7 k${k}`);
+      }
       const cell = h("div", { class: "multiple" });
       cell.appendChild(svg);
       grid.appendChild(cell);
@@ -705,7 +711,7 @@
 
   function phaseFigure(fig) {
     const seen = [...new Set((VIEW.points || []).map((p) => String(p.phase)))];
-    const names = Object.keys(PHASES).concat(seen.filter((p) => !(p.toLowerCase() in PHASES)));
+    const names = Object.keys(PHASES).concat(seen.filter((p) => !knownPhase(p)));
     figHead(fig, "Phase of each run", names.map((p) => ({ name: p, color: phaseColor(p), box: true })));
     sweepGrid(fig, { color: (p) => hexRgb(phaseColor(p.phase)) });
   }
@@ -806,7 +812,7 @@
       hd.appendChild(metaLine([["key frequencies", VIEW.key_freqs.join(", ")]]));
     }
     const known = new Set(["t_mem", "t_gen", "delay", "phase", "pair_class", "final"]);
-    const extra = {};
+    const extra = Object.create(null);
     for (const k of Object.keys(S)) if (!known.has(k)) extra[k] = S[k];
     const cfg = run.config || {};
     if (Object.keys(cfg).length) hd.appendChild(details(`Configuration (${Object.keys(cfg).length} fields)`, cfg));
@@ -826,11 +832,11 @@
     fill.style.width = `${nAll ? Math.min(100, (100 * nDone) / nAll) : 0}%`;
     bar.appendChild(fill);
     hd.appendChild(bar);
-    const counts = {};
-    for (const p of pts) counts[String(p.phase)] = (counts[String(p.phase)] || 0) + 1;
+    const counts = new Map();
+    for (const p of pts) counts.set(String(p.phase), (counts.get(String(p.phase)) || 0) + 1);
     const stats = h("div", { class: "stats" });
-    for (const ph of Object.keys(PHASES).concat(Object.keys(counts).filter((p) => !(p in PHASES)))) {
-      stat(stats, ph, String(counts[ph] || 0), phaseColor(ph));
+    for (const ph of Object.keys(PHASES).concat([...counts.keys()].filter((p) => !Object.hasOwn(PHASES, p)))) {
+      stat(stats, ph, String(counts.get(ph) || 0), phaseColor(ph));
     }
     const delays = pts.map((p) => p.delay).filter(isNum).sort((a, b) => a - b);
     if (delays.length) stat(stats, "median delay", fmt(delays[Math.floor(delays.length / 2)]));

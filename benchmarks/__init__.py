@@ -1,0 +1,1 @@
+"""groklab's benchmarks: run from a source checkout (``groklab bench`` or ``python benchmarks/bench.py``)."""

@@ -1,0 +1,425 @@
+"""groklab's speed benchmark (issue "Speed"): every number measured in one run, baselines included.
+
+    groklab bench [--quick] [--json] [--out DIR]        # or: python benchmarks/bench.py ...
+
+(a) ceiling   float32 GFLOP/s of large matmuls with numpy (OpenBLAS), JAX/XLA and PyTorch.
+(b) steps     full-batch steps/s of nanda2023, pair2023 and a wide embedding MLP as groklab trains
+              them (the jitted loop ``Trainer._run`` on chunks of steps, after compile) against the
+              plain PyTorch loop of ``torch_reference.py``, one model at a time.
+(c) ensemble  model-steps/s of E pair2023 MLPs trained as one batched program, against E times
+              the single model's time (running them one after another).
+(d) ceiling   groklab's achieved GFLOP/s (flops_per_example × examples × 3 for forward and
+    fraction  backward / time) as a fraction of (a)'s best.
+(e) time to   steps and seconds to 99% test accuracy of nanda2023 and nanda2023-fast, each in a
+    99%       fresh process with a fresh compilation cache (cold) and again with the same one
+              (warm); compile time shown apart.
+
+Timings are the best of a few repetitions (the least disturbed by other processes); results go to
+``results/<date>-<host>.json`` and ``results/latest.md`` (``-quick`` suffixed in --quick mode, so a
+quick check never overwrites a full run). The published numbers these targets come from are in
+../shared/REFERENCES.md ("Measured on a 2-core machine like ours").
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as _dt
+import json
+import os
+import platform
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+REPO = Path(__file__).resolve().parent.parent
+
+# (b)/(d)'s models: preset and overrides. "mlp-wide" is REFERENCES.md's embedding MLP (128-d embeddings,
+# 512 hidden) on nanda2023's task: a pair2023-style model large enough to be compute-bound.
+STEP_MODELS: dict[str, tuple[str, dict]] = {
+    "nanda2023": ("nanda2023", {}),
+    "pair2023": ("pair2023", {}),
+    "mlp-wide": ("pair2023", dict(p=113, symmetric=False, frac=0.3, d_embed=128, d_mlp=512)),
+}
+
+TARGETS = {  # name -> (what is compared, target)
+    "step_vs_torch": ("nanda2023 steps/s, groklab / PyTorch reference loop", 1.8),
+    "ensemble_e64": ("E=64 pair2023 ensemble / one at a time, model-steps/s", 20.0),
+    "ceiling_frac": ("nanda2023 and mlp-wide achieved GFLOP/s / matmul ceiling (worst)", 0.6),
+    "fast_vs_slow": ("nanda2023 / nanda2023-fast time to 99% test accuracy (warm)", 50.0),
+}
+
+
+@dataclass
+class Plan:
+    """What one run measures and how long it takes (``full()``, ``quick()``; tests build tiny ones)."""
+
+    matmul_sizes: tuple[int, ...] = (2048, 4096)
+    matmul_reps: int = 5
+    step_models: dict[str, tuple[str, dict]] = field(default_factory=lambda: dict(STEP_MODELS))
+    chunk: int = 100                       # groklab steps per timed `_run` call
+    reps: int = 5                          # timed chunks (groklab) / timed loops (PyTorch) per model
+    torch_steps: int = 30                  # PyTorch steps per timed loop
+    ensemble_preset: tuple[str, dict] = ("pair2023", {})
+    ensemble_sizes: tuple[int, ...] = (1, 8, 32, 64, 128)
+    ensemble_chunk: int = 200
+    ensemble_reps: int = 3
+    ttg: dict[str, tuple[str, dict]] = field(default_factory=lambda: {
+        "nanda2023": ("nanda2023", {}), "nanda2023-fast": ("nanda2023-fast", {})})
+    ttg_skip: tuple[str, ...] = ()         # ttg entries marked skipped (too long for this mode)
+    quick: bool = False
+
+    @classmethod
+    def full(cls) -> Plan:
+        return cls()
+
+    @classmethod
+    def quick_plan(cls) -> Plan:
+        return cls(matmul_sizes=(2048,), matmul_reps=3, reps=3, torch_steps=10, ensemble_chunk=100,
+                   ensemble_reps=2, ttg_skip=("nanda2023",), quick=True)
+
+
+def _log(msg: str) -> None:
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def _settle() -> None:
+    """Let the previous library's worker threads stop spinning before the next timing."""
+    time.sleep(0.3)
+
+
+def _torch():
+    try:
+        import torch  # noqa: F401
+    except ModuleNotFoundError:
+        return None
+    from benchmarks import torch_reference
+
+    return torch_reference
+
+
+# ---------------------------------------------------------------------------------------------- (a)
+def matmul_ceiling(sizes: tuple[int, ...], reps: int) -> dict:
+    """Best float32 GFLOP/s of n×n matmuls per library and size; ``best`` and ``best_lib`` over all."""
+    import jax
+    import jax.numpy as jnp
+
+    def best_time(fn) -> float:
+        fn()
+        out = np.inf
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            fn()
+            out = min(out, time.perf_counter() - t0)
+        return out
+
+    libs: dict[str, dict[str, float] | None] = {"numpy": {}, "jax": {}, "torch": {}}
+    tr = _torch()
+    for n in sizes:
+        flop = 2.0 * n**3
+        rng = np.random.default_rng(0)
+        a, b = rng.standard_normal((n, n), np.float32), rng.standard_normal((n, n), np.float32)
+        _settle()
+        libs["numpy"][str(n)] = flop / best_time(lambda: a @ b) / 1e9
+        ja, jb = jnp.asarray(a), jnp.asarray(b)
+        mm = jax.jit(jnp.matmul)
+        _settle()
+        libs["jax"][str(n)] = flop / best_time(lambda: mm(ja, jb).block_until_ready()) / 1e9
+        if tr is not None:
+            _settle()
+            libs["torch"][str(n)] = tr.matmul_gflops(n, reps)
+    if tr is None:
+        libs["torch"] = None
+    best_lib, best = max(((lib, max(v.values())) for lib, v in libs.items() if v), key=lambda t: t[1])
+    return {"gflops": libs, "best": best, "best_lib": best_lib}
+
+
+# ---------------------------------------------------------------------------------------------- (b), (d)
+def _trainer(preset: str, overrides: dict, seeds=(0,)):
+    from groklab.config import resolve
+    from groklab.train.loop import Trainer
+
+    return Trainer([resolve(preset, **{**overrides, "seed": s}) for s in seeds])
+
+
+def groklab_rate(trainer, chunk: int, reps: int) -> dict:
+    """Model-steps/s of ``trainer``'s jitted loop (best of ``reps`` chunks) and its compile time."""
+    import jax
+    import jax.numpy as jnp
+
+    data = trainer._device_data()
+    params, opt_state = trainer.init_state()
+    t0 = time.perf_counter()
+    params, opt_state = trainer._run(params, opt_state, data, jnp.int32(0), jnp.int32(chunk))
+    jax.block_until_ready(params)
+    first = time.perf_counter() - t0
+    _settle()
+    best = np.inf
+    for r in range(reps):
+        t0 = time.perf_counter()
+        params, opt_state = trainer._run(params, opt_state, data, jnp.int32(chunk * (r + 1)), jnp.int32(chunk))
+        jax.block_until_ready(params)
+        best = min(best, time.perf_counter() - t0)
+    return {"steps_s": trainer.E * chunk / best, "step_ms": 1e3 * best / chunk, "compile_s": max(first - best, 0.0)}
+
+
+def step_speed(name: str, preset: str, overrides: dict, plan: Plan, ceiling: float) -> dict:
+    """(b) and (d) for one model: groklab vs the PyTorch reference, and the fraction of the ceiling."""
+    trainer = _trainer(preset, overrides)
+    cfg, model, ds = trainer.cfg, trainer.model, trainer.datasets[0]
+    n_train = ds.n_train
+    _log(f"steps: {name} groklab ({n_train} examples, full batch)")
+    g = groklab_rate(trainer, plan.chunk, plan.reps)
+    gflops = model.flops_per_example * n_train * 3 * g["steps_s"] / 1e9
+    out = {"model": name, "preset": preset, "overrides": overrides, "n_train": n_train,
+           "flops_per_example": model.flops_per_example, "groklab_steps_s": g["steps_s"],
+           "groklab_compile_s": g["compile_s"], "gflops": gflops, "ceiling_frac": gflops / ceiling,
+           "torch_steps_s": None, "ratio": None}
+    tr = _torch()
+    if tr is None:
+        return out
+    _log(f"steps: {name} PyTorch reference loop")
+    x = np.asarray(trainer.data.x[0][ds.train_idx])            # prepared inputs (the '=' token appended)
+    y = np.asarray(ds.y_train)
+    kind = "transformer" if cfg.model == "transformer" else "mlp"
+    d_vocab = ds.vocab_size + 1 if kind == "transformer" else ds.vocab_size
+    ref = tr.build(kind, cfg, d_vocab, x.shape[1], ds.n_classes)
+    _settle()
+    rates = tr.steps_per_s(ref, cfg, x, y, plan.torch_steps, plan.reps)
+    out["torch_steps_s"] = max(rates)
+    out["ratio"] = g["steps_s"] / out["torch_steps_s"]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- (c)
+def ensemble_speed(plan: Plan) -> list[dict]:
+    """Model-steps/s of E-member ensembles vs E × the single model's time, per E."""
+    preset, overrides = plan.ensemble_preset
+    rows: list[dict] = []
+    single = None
+    for E in sorted(set(plan.ensemble_sizes) | {1}):
+        _log(f"ensemble: E={E}")
+        g = groklab_rate(_trainer(preset, overrides, seeds=range(E)), plan.ensemble_chunk, plan.ensemble_reps)
+        single = g["steps_s"] if E == 1 else single
+        rows.append({"E": E, "model_steps_s": g["steps_s"], "one_at_a_time_steps_s": single,
+                     "ratio": g["steps_s"] / single, "compile_s": g["compile_s"]})
+    return [r for r in rows if r["E"] in plan.ensemble_sizes]
+
+
+# ---------------------------------------------------------------------------------------------- (e)
+def time_to_gen(preset: str, overrides: dict) -> dict:
+    """Train one config until test accuracy reaches its threshold (this process; see ``_child``).
+
+    Returns steps and seconds to the threshold: ``train_s`` (the loop, evaluations included),
+    ``compile_s`` (Trainer.fit's up-front compilation), ``setup_s`` (imports, dataset, model) and
+    ``total_s`` from the start of the process's work. ``step`` is None if the budget ran out.
+    """
+    t_start = time.perf_counter()
+    from groklab.config import resolve
+    from groklab.train.loop import Trainer
+
+    cfg = resolve(preset, **overrides)
+    trainer = Trainer([cfg])
+    hit: dict = {}
+
+    def on_eval(step: int, m: dict) -> None:
+        if not hit and m["test_acc"][0] >= cfg.acc_threshold:
+            hit.update(step=step, t=time.perf_counter())
+
+    t_fit = time.perf_counter()
+    out = trainer.fit(on_eval, stop=lambda: bool(hit))
+    t_end = hit.get("t", time.perf_counter())
+    return {"step": hit.get("step"), "budget": cfg.steps, "compile_s": out["compile_s"],
+            "train_s": t_end - t_fit - out["compile_s"], "setup_s": t_fit - t_start, "total_s": t_end - t_start}
+
+
+def _run_child(preset: str, overrides: dict, cache: str) -> dict:
+    env = {**os.environ, "GROKLAB_JAX_CACHE": cache}
+    code = (f"import json, sys; sys.path.insert(0, {str(REPO)!r}); from benchmarks.bench import time_to_gen; "
+            f"print('BENCH ' + json.dumps(time_to_gen({preset!r}, json.loads({json.dumps(overrides)!r}))))")
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH ")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"time-to-99% child for {preset} failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
+    return {**json.loads(lines[-1][6:]), "process_s": wall}
+
+
+def time_to_99(plan: Plan) -> dict:
+    """(e): cold and warm time to 99% for each entry of ``plan.ttg``, and the slow/fast ratios."""
+    out: dict = {}
+    for name, (preset, overrides) in plan.ttg.items():
+        if name in plan.ttg_skip:
+            out[name] = {"skipped": "--quick: the full run takes minutes; run without --quick"}
+            continue
+        with tempfile.TemporaryDirectory(prefix="groklab-bench-cache-") as cache:
+            res = {}
+            for phase in ("cold", "warm"):
+                _log(f"time to 99%: {name} ({phase} compilation cache)")
+                res[phase] = _run_child(preset, overrides, cache)
+        out[name] = res
+    names = list(plan.ttg)
+    if len(names) == 2:
+        slow, fast = (out[n] for n in names)
+        for phase in ("cold", "warm"):
+            ok = all("skipped" not in r and r[phase]["step"] is not None for r in (slow, fast))
+            out[f"ratio_{phase}"] = slow[phase]["total_s"] / fast[phase]["total_s"] if ok else None
+        out["ratio_steps"] = (slow["warm"]["step"] / fast["warm"]["step"]) if out["ratio_warm"] else None
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- the run
+def machine_info() -> dict:
+    import jax
+
+    cpu = platform.processor()
+    try:
+        m = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
+        cpu = m.group(1) if m else cpu
+    except OSError:
+        pass
+    tr = _torch()
+    return {"host": socket.gethostname(), "cpu": cpu, "cpus": os.cpu_count(), "python": platform.python_version(),
+            "numpy": np.__version__, "jax": jax.__version__,
+            "torch": __import__("torch").__version__ if tr is not None else None,
+            "load_before": list(os.getloadavg())}
+
+
+def targets(res: dict) -> list[dict]:
+    steps = {r["model"]: r for r in res["steps"]}
+    ens = {r["E"]: r for r in res["ensemble"]}
+    fracs = [steps[m]["ceiling_frac"] for m in ("nanda2023", "mlp-wide") if m in steps]
+    values = {
+        "step_vs_torch": steps.get("nanda2023", {}).get("ratio"),
+        "ensemble_e64": ens[64]["ratio"] if 64 in ens else None,
+        "ceiling_frac": min(fracs) if fracs else None,
+        "fast_vs_slow": res["time_to_99"].get("ratio_warm"),
+    }
+    return [{"name": k, "what": what, "value": values[k], "target": tgt,
+             "met": None if values[k] is None else bool(values[k] >= tgt)} for k, (what, tgt) in TARGETS.items()]
+
+
+def run(plan: Plan, out_dir: Path | None = None) -> dict:
+    """Measure everything ``plan`` asks for; write the JSON and markdown; return the results."""
+    t0 = time.perf_counter()
+    res: dict = {"date": _dt.datetime.now().isoformat(timespec="seconds"), "quick": plan.quick,
+                 "machine": machine_info(), "plan": dataclasses.asdict(plan)}
+    _log("matmul ceiling")
+    res["ceiling"] = matmul_ceiling(plan.matmul_sizes, plan.matmul_reps)
+    res["steps"] = [step_speed(name, preset, ov, plan, res["ceiling"]["best"])
+                    for name, (preset, ov) in plan.step_models.items()]
+    res["ensemble"] = ensemble_speed(plan)
+    res["time_to_99"] = time_to_99(plan)
+    res["targets"] = targets(res)
+    res["machine"]["load_after"] = list(os.getloadavg())
+    res["bench_s"] = time.perf_counter() - t0
+    write(res, Path(out_dir) if out_dir is not None else RESULTS)
+    return res
+
+
+def write(res: dict, out_dir: Path) -> None:
+    """``<date>-<host>.json`` and ``latest.md`` in ``out_dir`` (``-quick`` suffixed); paths in res["files"]."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    host = re.sub(r"[^A-Za-z0-9_.-]+", "_", res["machine"]["host"]) or "host"
+    sfx = "-quick" if res["quick"] else ""
+    js = out_dir / f"{res['date'][:10]}-{host}{sfx}.json"
+    md = out_dir / f"latest{sfx}.md"
+    res["files"] = {"json": str(js), "markdown": str(md)}
+    js.write_text(json.dumps(res, indent=1, default=str) + "\n")
+    md.write_text(markdown(res))
+
+
+# ---------------------------------------------------------------------------------------------- output
+def _f(v, fmt: str = ".3g") -> str:
+    return "—" if v is None else format(v, fmt)
+
+
+def tables(res: dict) -> list[tuple[str, list[str], list[list[str]]]]:
+    """The result as (title, header, rows) tables, shared by the terminal and the markdown file."""
+    c = res["ceiling"]
+    sizes = [str(n) for n in res["plan"]["matmul_sizes"]]
+    out = [("(a) float32 matmul ceiling, GFLOP/s", ["library", *(f"{n}³" for n in sizes)],
+            [[lib, *(_f(v.get(n), ".0f") for n in sizes)] if v else [lib, *("not installed" for _ in sizes)]
+             for lib, v in c["gflops"].items()])]
+    out[0][2].append([f"best: {c['best_lib']}", _f(c["best"], ".0f"), *([""] * (len(sizes) - 1))])
+    out.append(("(b, d) full-batch training step, one model",
+                ["model", "examples", "groklab steps/s", "PyTorch steps/s", "ratio", "GFLOP/s", "of ceiling"],
+                [[r["model"], str(r["n_train"]), _f(r["groklab_steps_s"], ".1f"),
+                  _f(r["torch_steps_s"], ".1f") if res["machine"]["torch"] else "no torch",
+                  _f(r["ratio"], ".2f"), _f(r["gflops"], ".0f"), _f(r["ceiling_frac"], ".0%")]
+                 for r in res["steps"]]))
+    out.append(("(c) ensembles of pair2023 MLPs", ["E", "model-steps/s", "one at a time", "ratio"],
+                [[str(r["E"]), _f(r["model_steps_s"], ".0f"), _f(r["one_at_a_time_steps_s"], ".0f"),
+                  _f(r["ratio"], ".1f")] for r in res["ensemble"]]))
+    rows = []
+    for name, r in res["time_to_99"].items():
+        if not isinstance(r, dict):
+            continue
+        if "skipped" in r:
+            rows.append([name, "skipped", "", "", "", "", r["skipped"]])
+            continue
+        for phase in ("cold", "warm"):
+            p = r[phase]
+            rows.append([name, phase, _f(p["step"], "d") if p["step"] is not None else f"> {p['budget']}",
+                         _f(p["compile_s"], ".1f"), _f(p["train_s"], ".1f"), _f(p["setup_s"], ".1f"),
+                         _f(p["total_s"], ".1f")])
+    t = res["time_to_99"]
+    rows.append(["nanda2023 / fast", "ratio", _f(t.get("ratio_steps"), ".1f"), "", "", "",
+                 f"cold {_f(t.get('ratio_cold'), '.1f')}, warm {_f(t.get('ratio_warm'), '.1f')}"])
+    out.append(("(e) time to 99% test accuracy, seconds",
+                ["preset", "cache", "steps", "compile", "train", "setup", "total"], rows))
+    out.append(("targets", ["ratio", "measured", "target", "met"],
+                [[r["what"], _f(r["value"], ".2f"), f"≥ {r['target']:g}",
+                  "—" if r["met"] is None else ("yes" if r["met"] else "no")] for r in res["targets"]]))
+    return out
+
+
+def text(res: dict) -> str:
+    m = res["machine"]
+    lines = [f"groklab bench{' --quick' if res['quick'] else ''}  {res['date']}  {m['host']}: {m['cpu']}, "
+             f"{m['cpus']} cpus, load {m['load_before'][0]:.1f} -> {m['load_after'][0]:.1f}  "
+             f"(jax {m['jax']}, torch {m['torch'] or 'not installed'}), {res['bench_s']:.0f} s"]
+    for title, header, rows in tables(res):
+        widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+        lines += ["", title, "  ".join(h.ljust(w) for h, w in zip(header, widths))]
+        lines += ["  ".join(str(x).ljust(w) for x, w in zip(row, widths)) for row in rows]
+    return "\n".join(lines)
+
+
+def markdown(res: dict) -> str:
+    m = res["machine"]
+    lines = [f"# groklab bench{' --quick' if res['quick'] else ''}, {res['date']}", "",
+             f"{m['host']}: {m['cpu']}, {m['cpus']} cpus; jax {m['jax']}, numpy {m['numpy']}, "
+             f"torch {m['torch'] or 'not installed'}. Load average {m['load_before'][0]:.1f} before, "
+             f"{m['load_after'][0]:.1f} after (over {m['cpus']} cpus: above that, other processes shared the "
+             f"machine). Benchmark took {res['bench_s']:.0f} s. Raw numbers: `{Path(res['files']['json']).name}`.", ""]
+    for title, header, rows in tables(res):
+        lines += [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(str(x) for x in row) + " |" for row in rows]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions; skip nanda2023's run to 99%%")
+    ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    ap.add_argument("--out", metavar="DIR", help=f"results folder (default {RESULTS})")
+    args = ap.parse_args(argv)
+    res = run(Plan.quick_plan() if args.quick else Plan.full(), Path(args.out) if args.out else None)
+    print(json.dumps(res, default=str) if args.json else text(res))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO))
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""Export a groklab transformer to TransformerLens (``HookedTransformer``), the interpretability
+community's model class (Nanda et al.'s grokking demo runs on it).
+
+groklab's weights already carry TransformerLens's names and shapes (W_E, W_pos, W_Q/W_K/W_V
+[n_heads, d_model, d_head], W_O [n_heads, d_head, d_model], W_in, b_in, W_out, b_out, W_U,
+ln1/ln2/ln_final .w/.b), so the export is a renaming: ``W_E`` → ``embed.W_E``, ``W_pos`` →
+``pos_embed.W_pos``, ``W_U`` → ``unembed.W_U``; the attention biases b_Q/b_K/b_V/b_O and the
+unembedding bias b_U, which groklab's transformer does not have, are zero. A tied model's W_U is
+W_E[:n_classes]ᵀ. The vocabulary includes groklab's '=' token (id = the task's vocabulary size),
+so d_vocab = vocab + 1 and d_vocab_out = n_classes; inputs are `a b =` with no BOS token.
+
+Needs the optional extra ``groklab[tl]`` (torch and a TransformerLens that still has
+``HookedTransformer``, i.e. before 4.0); both are imported only inside these functions.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from groklab.config import Config
+from groklab.errors import ConfigError
+
+EXTRA_MESSAGE = "export: needs the optional extra groklab[tl] (pip install 'groklab[tl]')"
+# groklab activation -> TransformerLens act_fn (quadratic has none)
+_ACT_FN = {"relu": "relu", "gelu": "gelu"}
+
+
+def _import_tl():
+    try:
+        import torch
+        import transformer_lens
+    except ImportError:
+        raise ConfigError(EXTRA_MESSAGE) from None
+    try:
+        from transformer_lens import HookedTransformer, HookedTransformerConfig
+    except ImportError:
+        raise ConfigError("export: the installed transformer-lens has no HookedTransformer (removed in 4.0); "
+                          "install 'transformer-lens<4' (groklab[tl] pins 3.9.0)") from None
+    del transformer_lens
+    return torch, HookedTransformer, HookedTransformerConfig
+
+
+def _shape(cfg: Config) -> tuple[int, int, int]:
+    """(d_vocab incl. '=', n_ctx incl. '=', n_classes) of the config's task."""
+    from groklab.tasks import build_table
+
+    table = build_table(cfg)
+    if table.vocab_size is None:
+        raise ConfigError(f"export: task {cfg.task} has real-valued inputs; only token tasks have a transformer")
+    return table.vocab_size + 1, table.x.shape[1] + 1, table.n_classes
+
+
+def hooked_config_dict(cfg: Config) -> dict[str, Any]:
+    """The keyword arguments of the HookedTransformerConfig matching a groklab transformer config.
+
+    JSON-able: ``HookedTransformerConfig(**hooked_config_dict(cfg))`` rebuilds it. ConfigError for
+    an MLP or an activation TransformerLens lacks (quadratic).
+    """
+    if cfg.model != "transformer":
+        raise ConfigError(f"export: model must be transformer for --format transformer-lens, got {cfg.model}")
+    if cfg.act not in _ACT_FN:
+        raise ConfigError(f"export: act {cfg.act} has no TransformerLens equivalent; allowed: {', '.join(_ACT_FN)}")
+    d_vocab, n_ctx, n_classes = _shape(cfg)
+    return {
+        "n_layers": cfg.n_layers, "d_model": cfg.d_model, "d_head": cfg.d_model // cfg.n_heads,
+        "n_heads": cfg.n_heads, "d_mlp": cfg.d_mlp, "d_vocab": d_vocab, "d_vocab_out": n_classes,
+        "n_ctx": n_ctx, "act_fn": _ACT_FN[cfg.act], "normalization_type": "LN" if cfg.layernorm else None,
+        "positional_embedding_type": "standard", "attn_only": False, "default_prepend_bos": False,
+        "eps": 1e-5, "original_architecture": "groklab", "model_name": f"groklab-{cfg.task}",
+    }
+
+
+def hooked_state_dict(params: dict[str, np.ndarray], cfg: Config) -> dict[str, np.ndarray]:
+    """groklab transformer parameters renamed to TransformerLens's state-dict keys (float32 numpy).
+
+    Zero biases where groklab has none; W_U from W_E for a tied model. Buffers (attention mask)
+    are left to the model.
+    """
+    hc = hooked_config_dict(cfg)
+    f32 = {k: np.asarray(v, np.float32) for k, v in params.items()}
+    h, dh, d = hc["n_heads"], hc["d_head"], hc["d_model"]
+    sd = {"embed.W_E": f32["W_E"], "pos_embed.W_pos": f32["W_pos"],
+          "unembed.W_U": f32["W_E"][:hc["d_vocab_out"]].T.copy() if cfg.tied else f32["W_U"],
+          "unembed.b_U": np.zeros(hc["d_vocab_out"], np.float32)}
+    for layer in range(cfg.n_layers):
+        b = f"blocks.{layer}."
+        names = [b + "attn.W_Q", b + "attn.W_K", b + "attn.W_V", b + "attn.W_O",
+                 b + "mlp.W_in", b + "mlp.b_in", b + "mlp.W_out", b + "mlp.b_out"]
+        if cfg.layernorm:
+            names += [b + "ln1.w", b + "ln1.b", b + "ln2.w", b + "ln2.b"]
+        sd.update({k: f32[k] for k in names})
+        sd.update({b + f"attn.b_{x}": np.zeros((h, dh), np.float32) for x in "QKV"})
+        sd[b + "attn.b_O"] = np.zeros(d, np.float32)
+    if cfg.layernorm:
+        sd.update({"ln_final.w": f32["ln_final.w"], "ln_final.b": f32["ln_final.b"]})
+    return sd
+
+
+def to_hooked_transformer(params: dict[str, np.ndarray], cfg: Config):
+    """A ``transformer_lens.HookedTransformer`` (eval mode, CPU, float32) computing the same logits.
+
+    params: a groklab transformer's parameters (numpy or JAX arrays), cfg its config. Every
+    weight of the returned model comes from params (or is a zero bias); ConfigError for an MLP
+    run, an activation TransformerLens lacks, or a missing extra.
+    """
+    torch, HookedTransformer, HookedTransformerConfig = _import_tl()
+    hc = hooked_config_dict(cfg)
+    with warnings.catch_warnings():   # 3.x marks HookedTransformer deprecated in favour of 4.x's bridge
+        warnings.simplefilter("ignore", DeprecationWarning)
+        model = HookedTransformer(HookedTransformerConfig(**hc, device="cpu", init_weights=False))
+    mine = hooked_state_dict(params, cfg)
+    full = model.state_dict()
+    missing = [k for k, v in model.named_parameters() if k not in mine]
+    if missing:
+        raise ConfigError(f"export: TransformerLens expects parameters groklab lacks: {', '.join(missing)}")
+    for k, v in mine.items():
+        if k not in full or tuple(full[k].shape) != v.shape:
+            got = tuple(full[k].shape) if k in full else "no such key"
+            raise ConfigError(f"export: {k} has shape {v.shape}, TransformerLens expects {got}")
+        full[k] = torch.from_numpy(np.array(v, dtype=np.float32, copy=True))
+    model.load_state_dict(full, strict=True)
+    return model.eval()
+
+
+def export_transformer_lens(params: dict[str, np.ndarray], cfg: Config, out: str | Path) -> tuple[Path, Path]:
+    """Write the HookedTransformer's state dict (``torch.save``) to ``out`` and its config to ``out``.json.
+
+    The state dict holds tensors only, so ``torch.load(out, weights_only=True)`` reads it; rebuild
+    with ``HookedTransformer(HookedTransformerConfig(**json.load(open(config))))`` and
+    ``load_state_dict``. Returns (state-dict path, config path).
+    """
+    torch = _import_tl()[0]
+    out = Path(out)
+    model = to_hooked_transformer(params, cfg)
+    cfg_path = out.with_suffix(".json") if out.suffix != ".json" else out.with_suffix(".config.json")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({k: v.detach().clone() for k, v in model.state_dict().items()}, out)
+        cfg_path.write_text(json.dumps(hooked_config_dict(cfg), indent=2) + "\n")
+    except OSError as e:
+        raise ConfigError(f"out: cannot write {out} ({e.strerror})") from None
+    return out, cfg_path
+
+
+__all__ = ["EXTRA_MESSAGE", "export_transformer_lens", "hooked_config_dict", "hooked_state_dict",
+           "to_hooked_transformer"]

@@ -1,0 +1,97 @@
+"""The speed benchmark's pieces on tiny sizes: positive numbers, files written (no timing assertions)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from groklab.cli import main
+from groklab.commands.bench import load
+
+bench = load()
+
+TINY_T = dict(p=11, frac=0.5, d_model=16, n_heads=2, d_mlp=32)
+TINY_MLP = dict(p=11, d_embed=8, d_mlp=8)
+TINY_TTG = dict(p=11, d_mlp=64, steps=30, eval_every=5)
+
+
+def tiny_plan() -> "bench.Plan":
+    return bench.Plan(matmul_sizes=(64,), matmul_reps=1,
+                      step_models={"nanda2023": ("nanda2023", TINY_T), "mlp-wide": ("pair2023", TINY_MLP)},
+                      chunk=3, reps=1, torch_steps=2, ensemble_preset=("pair2023", TINY_MLP),
+                      ensemble_sizes=(1, 2), ensemble_chunk=3, ensemble_reps=1,
+                      ttg={"slow": ("gromov2023", TINY_TTG), "fast": ("gromov2023", {**TINY_TTG, "lr": 0.05})},
+                      quick=True)
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    return bench.run(tiny_plan(), out), out
+
+
+def test_matmul_ceiling_is_positive_and_names_its_library(result):
+    c = result[0]["ceiling"]
+    assert c["best"] > 0
+    assert c["best_lib"] in ("numpy", "jax", "torch")
+    assert c["gflops"]["numpy"]["64"] > 0 and c["gflops"]["jax"]["64"] > 0
+
+
+def test_step_speeds_are_positive_with_a_ceiling_fraction(result):
+    for r in result[0]["steps"]:
+        assert r["groklab_steps_s"] > 0 and r["gflops"] > 0 and r["ceiling_frac"] > 0
+        if result[0]["machine"]["torch"]:
+            assert r["torch_steps_s"] > 0 and r["ratio"] > 0
+
+
+def test_ensemble_rows_compare_against_the_single_model(result):
+    rows = result[0]["ensemble"]
+    assert [r["E"] for r in rows] == [1, 2]
+    assert rows[0]["ratio"] == pytest.approx(1.0)
+    assert all(r["model_steps_s"] > 0 and r["one_at_a_time_steps_s"] == rows[0]["model_steps_s"] for r in rows)
+
+
+def test_time_to_99_runs_cold_and_warm_in_child_processes(result):
+    t = result[0]["time_to_99"]
+    for name in ("slow", "fast"):
+        for phase in ("cold", "warm"):
+            r = t[name][phase]
+            assert r["compile_s"] > 0 and r["train_s"] > 0 and r["total_s"] >= r["train_s"]
+            assert r["step"] is None or 0 <= r["step"] <= TINY_TTG["steps"]
+
+
+def test_json_and_markdown_are_written(result):
+    res, out = result
+    files = sorted(p.name for p in out.iterdir())
+    assert files == sorted([res["files"]["json"].split("/")[-1], "latest-quick.md"])
+    back = json.loads((out / files[0]).read_text()) if files[0].endswith(".json") else \
+        json.loads((out / files[1]).read_text())
+    assert back["ceiling"]["best"] == pytest.approx(res["ceiling"]["best"])
+    md = (out / "latest-quick.md").read_text()
+    assert "## (a) float32 matmul ceiling" in md and "## targets" in md and "| nanda2023 |" in md
+    assert {t["name"] for t in res["targets"]} == set(bench.TARGETS)
+
+
+def test_text_table_lists_every_section(result):
+    out = bench.text(result[0])
+    for title in ("(a)", "(b, d)", "(c)", "(e)", "targets"):
+        assert title in out
+
+
+def test_step_speed_without_torch_skips_the_baseline(monkeypatch):
+    monkeypatch.setattr(bench, "_torch", lambda: None)
+    r = bench.step_speed("tiny", "pair2023", TINY_MLP, tiny_plan(), ceiling=100.0)
+    assert r["groklab_steps_s"] > 0 and r["torch_steps_s"] is None and r["ratio"] is None
+
+
+def test_quick_mode_skips_nanda2023_run_to_99():
+    plan = bench.Plan.quick_plan()
+    assert plan.ttg_skip == ("nanda2023",)
+    assert "nanda2023-fast" in plan.ttg
+
+
+def test_bench_command_is_registered(capsys):
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    assert "--quick" in capsys.readouterr().out

@@ -1,0 +1,181 @@
+"""Core behaviour: training is deterministic, ensembles equal separate runs, the answer-position
+shortcut equals the full model, accelerators match their formulas, the store round-trips."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from groklab.api import load_params, train
+from groklab.config import resolve
+from groklab.models import build
+from groklab.tasks import build_dataset
+from groklab.train import filters, losses
+
+TINY = dict(p=23, steps=40, eval_every=5, ckpt_per_decade=4)
+
+
+def tiny_mlp(**kw):
+    return resolve("gromov2023", **{**TINY, **kw})
+
+
+def tiny_transformer(**kw):
+    base = dict(p=23, d_model=32, n_heads=4, d_mlp=64, steps=20, eval_every=5, ckpt_per_decade=3)
+    return resolve("nanda2023", **{**base, **kw})
+
+
+def test_same_seed_gives_bit_identical_metrics(tmp_path):
+    a = train(tiny_mlp(seed=3), store=tmp_path / "a")
+    b = train(tiny_mlp(seed=3), store=tmp_path / "b")
+    from groklab.store import Store
+    ma = Store(tmp_path / "a").metrics(a.run_ids[0])
+    mb = Store(tmp_path / "b").metrics(b.run_ids[0])
+    assert ma.keys() == mb.keys()
+    for k in ma:
+        np.testing.assert_array_equal(ma[k], mb[k])
+    for k in a.params[0]:
+        np.testing.assert_array_equal(a.params[0][k], b.params[0][k])
+    c = train(tiny_mlp(seed=4), store=tmp_path / "c")
+    assert not np.array_equal(a.params[0]["W_in"], c.params[0]["W_in"])
+
+
+def test_ensemble_members_equal_separate_runs(tmp_path):
+    cfgs = [tiny_mlp(seed=s, wd=w, frac=f) for s, w, f in [(0, 5.0, 0.5), (1, 1.0, 0.4), (2, 0.0, 0.6)]]
+    ens = train(cfgs, store=tmp_path / "e")
+    for i, c in enumerate(cfgs):
+        one = train(c, store=tmp_path / f"s{i}")
+        for k in ("train_loss", "test_loss", "train_acc", "test_acc"):
+            np.testing.assert_allclose(ens.summaries[i]["final"][k], one.summaries[0]["final"][k], rtol=2e-4,
+                                       atol=1e-6)
+        for k in one.params[0]:
+            np.testing.assert_allclose(ens.params[i][k], one.params[0][k], rtol=1e-3, atol=1e-5)
+
+
+@pytest.mark.parametrize("layers,ln", [(1, False), (2, True), (2, False)])
+def test_answer_position_shortcut_equals_full_transformer(layers, ln):
+    cfg = tiny_transformer(n_layers=layers, layernorm=ln)
+    ds = build_dataset(cfg)
+    model = build(cfg, ds)
+    params = model.init(jax.random.PRNGKey(0))
+    x = model.prepare(jnp.asarray(ds.x))
+    fast = model.apply(params, x)
+    full = model.apply(params, x, full=True)
+    np.testing.assert_allclose(np.asarray(fast), np.asarray(full), rtol=1e-4, atol=1e-5)
+    assert fast.shape == (ds.x.shape[0], 23)
+
+
+def test_store_round_trips_checkpoint_to_same_logits(tmp_path):
+    res = train(tiny_transformer(), store=tmp_path)
+    step, params = load_params(res.run_ids[0], store=tmp_path)
+    assert step == 20
+    cfg = tiny_transformer()
+    ds = build_dataset(cfg)
+    model = build(cfg, ds)
+    x = model.prepare(jnp.asarray(ds.x))
+    a = model.apply({k: jnp.asarray(v) for k, v in params.items()}, x)
+    b = model.apply({k: jnp.asarray(v) for k, v in res.params[0].items()}, x)
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_summary_has_the_contract_keys(tmp_path):
+    s = train(tiny_mlp(), store=tmp_path).summaries[0]
+    for k in ("run_id", "task", "p", "seed", "steps", "final", "t_mem", "t_gen", "phase", "wall_s"):
+        assert k in s
+    assert set(s["final"]) >= {"train_acc", "test_acc", "train_loss", "test_loss"}
+    assert s["steps"] == 40 and s["p"] == 23
+
+
+def _rand_tree(key, shapes=((3, 4), (5,))):
+    ks = jax.random.split(key, len(shapes))
+    return {f"w{i}": jax.random.normal(k, s) for i, (k, s) in enumerate(zip(ks, shapes))}
+
+
+def test_grokfast_ema_matches_formula():
+    alpha, lamb = 0.9, 2.0
+    tx = filters.grokfast_ema(alpha, lamb)
+    params = _rand_tree(jax.random.PRNGKey(0))
+    state = tx.init(params)
+    mu = None
+    for t in range(5):
+        g = _rand_tree(jax.random.PRNGKey(10 + t))
+        out, state = tx.update(g, state, params)
+        mu = g if mu is None else jax.tree.map(lambda m, x: alpha * m + (1 - alpha) * x, mu, g)
+        expect = jax.tree.map(lambda x, m: x + lamb * m, g, mu)
+        for k in g:
+            np.testing.assert_allclose(out[k], expect[k], rtol=1e-6, atol=1e-6)
+
+
+def test_grokfast_ma_matches_formula():
+    w, lamb = 3, 5.0
+    tx = filters.grokfast_ma(w, lamb)
+    params = _rand_tree(jax.random.PRNGKey(0))
+    state = tx.init(params)
+    hist = []
+    for t in range(7):
+        g = _rand_tree(jax.random.PRNGKey(20 + t))
+        hist.append(g)
+        out, state = tx.update(g, state, params)
+        for k in g:
+            if len(hist) >= w:
+                mean = np.mean([h[k] for h in hist[-w:]], axis=0)
+                np.testing.assert_allclose(out[k], g[k] + lamb * mean, rtol=1e-5, atol=1e-6)
+            else:
+                np.testing.assert_array_equal(out[k], g[k])
+
+
+def test_orthograd_removes_the_weight_direction_and_keeps_the_norm():
+    tx = filters.orthograd()
+    params = _rand_tree(jax.random.PRNGKey(1))
+    g = _rand_tree(jax.random.PRNGKey(2))
+    out, _ = tx.update(g, tx.init(params), params)
+    for k in g:
+        w, gk, o = (np.asarray(t[k], np.float64) for t in (params, g, out))
+        perp = gk - (w.ravel() @ gk.ravel()) / (w.ravel() @ w.ravel()) * w
+        expect = perp * np.linalg.norm(gk) / np.linalg.norm(perp)
+        np.testing.assert_allclose(o, expect, rtol=1e-4, atol=1e-6)
+        assert abs(np.vdot(o, w)) < 1e-4 * np.linalg.norm(o) * np.linalg.norm(w)
+
+
+def test_stablemax_cross_entropy_matches_formula():
+    z = jnp.array([[2.0, -1.0, 0.0], [-3.0, 0.5, 4.0]])
+    y = jnp.array([0, 2])
+    s = np.where(np.asarray(z) >= 0, np.asarray(z) + 1, 1 / (1 - np.asarray(z)))
+    p = s / s.sum(-1, keepdims=True)
+    expect = -np.log(p[np.arange(2), np.asarray(y)])
+    np.testing.assert_allclose(losses.per_example("stablemax", z, y), expect, rtol=1e-6)
+
+
+def test_softmax_collapse_flags_exact_ones_in_float32():
+    z = jnp.array([[200.0, 0.0, 0.0], [1.0, 0.5, 0.0]])
+    np.testing.assert_array_equal(np.asarray(losses.softmax_collapse(z)), [True, False])
+
+
+def test_float64_loss_agrees_with_float32_on_moderate_logits():
+    z = jax.random.normal(jax.random.PRNGKey(0), (8, 5))
+    y = jnp.arange(8) % 5
+    a = losses.per_example("ce", z, y, jnp.float32)
+    b = losses.per_example("ce", z, y, jnp.float32)
+    np.testing.assert_allclose(a, b)
+    ref = -np.log(np.exp(z) / np.exp(z).sum(-1, keepdims=True))[np.arange(8), np.asarray(y)]
+    np.testing.assert_allclose(a, ref, rtol=1e-5)
+
+
+def test_adamw_chain_equals_optax_adamw():
+    from groklab.train import optim
+    cfg = tiny_mlp(warmup=0, lr=1e-2, wd=0.5)
+    hp = {k: getattr(cfg, k) for k in optim.HP_FIELDS}
+    ours = optim.make(cfg, hp)
+    ref = optax.adamw(1e-2, b1=cfg.beta1, b2=cfg.beta2, eps=cfg.eps, weight_decay=0.5)
+    params = _rand_tree(jax.random.PRNGKey(3))
+    so, sr = ours.init(params), ref.init(params)
+    po, pr = params, params
+    for t in range(4):
+        g = _rand_tree(jax.random.PRNGKey(30 + t))
+        uo, so = ours.update(g, so, po)
+        ur, sr = ref.update(g, sr, pr)
+        po, pr = optax.apply_updates(po, uo), optax.apply_updates(pr, ur)
+    for k in params:
+        np.testing.assert_allclose(po[k], pr[k], rtol=1e-6, atol=1e-7)

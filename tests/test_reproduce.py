@@ -1,0 +1,184 @@
+"""`groklab reproduce` and `groklab results`: every experiment builds valid configs, smoke runs go
+through the whole path into the store, and the results page shows exactly what the store holds."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from groklab import reproduce as rp
+from groklab.cli import main
+from groklab.config import FIELDS, MEMBER_FIELDS, from_dict
+from groklab.results import collect, render
+from groklab.store import Store
+
+NAMES = list(rp.EXPERIMENTS)
+
+
+def test_list_names_all_eight_experiments(capsys):
+    assert main(["reproduce", "--list"]) == 0
+    text = capsys.readouterr().out
+    assert len(NAMES) == 8
+    for name in NAMES:
+        assert name in text
+    assert main(["reproduce", "--list", "--json"]) == 0
+    items = json.loads(capsys.readouterr().out)["experiments"]
+    assert [e["name"] for e in items] == NAMES
+    assert all(e["smoke_command"].endswith("--smoke") for e in items)
+
+
+@pytest.mark.parametrize("argv,needle", [(["reproduce", "nanda2023"], "unknown experiment 'nanda2023'"),
+                                         (["reproduce"], "give an experiment NAME or --list"),
+                                         (["reproduce", "--list", "doshi2023"], "--list takes no NAME")])
+def test_bad_name_is_a_one_line_error_and_touches_no_store(tmp_path, capsys, argv, needle):
+    assert main([*argv, "--store", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("groklab: error: ") and err.count("\n") == 1 and needle in err
+    assert not (tmp_path / "s").exists()
+
+
+def test_results_without_reproductions_is_an_error_and_writes_nothing(tmp_path, capsys):
+    Store(tmp_path / "s").close()
+    out = tmp_path / "results.md"
+    assert main(["results", "--store", str(tmp_path / "s"), "--out", str(out)]) == 2
+    assert "no reproductions" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("smoke", [True, False])
+def test_points_are_named_valid_configs_on_the_report_axes(name, smoke):
+    exp = rp.get(name)
+    cfgs = exp.points(smoke)
+    assert cfgs
+    for c in cfgs:
+        assert c.name.startswith(f"{name}/") and c.name.partition("/")[2]
+        assert from_dict(c.to_dict()) == c                      # round-trips through the store's JSON
+    assert all(a in FIELDS for a in exp.axes)
+    spec = rp.spec_of(exp, smoke, cfgs)
+    assert spec["smoke"] is smoke and spec["command"] == rp.command(name, smoke)
+    assert [a["field"] for a in spec["axes"]] == list(exp.axes)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_smoke_is_a_small_fraction_of_the_full_version(name):
+    exp = rp.get(name)
+
+    def work(cfgs):   # steps × training rows × members: a proxy of the compute
+        from groklab.tasks import build_dataset
+        return sum(c.steps * build_dataset(c).n_train for c in cfgs)
+
+    assert work(exp.points(True)) * 20 < work(exp.points(False))
+
+
+def test_members_that_can_share_an_ensemble_do():
+    # liu2022's whole grid varies only member fields: one batched ensemble
+    liu = rp.get("liu2022").points(False)
+    assert len({c.shape_key() for c in liu}) == 1 and {"frac", "wd"} <= MEMBER_FIELDS
+    # grokfast's baseline is the EMA filter with λ = 0, in the EMA run's ensemble
+    gf = {c.name.split("/")[1]: c for c in rp.get("grokfast2024").points(False)}
+    assert gf["none"].shape_key() == gf["ema"].shape_key() and gf["none"].grokfast_lamb == 0.0
+    assert gf["ma"].shape_key() != gf["ema"].shape_key()
+
+
+@pytest.mark.parametrize("kind,pub,ours,bound,expected", [
+    ("steps", 1000, 1900, "", True), ("steps", 1000, 2100, "", False), ("steps", 1000, 450, "", False),
+    ("steps", 21848, 10000, ">", None),      # not reached, published beyond the budget: undecided
+    ("steps", 956, 2500, ">", False),        # not reached although the published step is within budget
+    ("ratio", 43.8, 5.0, "≥", None), ("acc", 0.9, 0.96, "", False), ("acc", 0.9, 0.94, "", True),
+    ("finding", "grokking", "grokking", "", True), ("finding", "no", "yes", "", False)])
+def test_agreement_rule(kind, pub, ours, bound, expected):
+    assert rp.agrees(kind, rp.Published(pub, "src"), ours, bound) is expected
+
+
+def test_newest_prefers_a_completed_full_run_then_smoke_then_unfinished(tmp_path):
+    st = Store(tmp_path / "s")
+    pts = [{"task": "x+y", "p": 5, "seed": 0, "name": "doshi2023/wd=0"}]
+
+    def sweep(smoke: bool, done: bool) -> str:
+        sid = st.create_sweep("doshi2023", rp.KIND, {"experiment": "doshi2023", "smoke": smoke}, pts)
+        if done:
+            st.complete_points(sid, [0], ["r-none"])
+        return sid
+
+    assert rp.newest(st, "doshi2023") is None
+    unfinished = sweep(False, False)
+    assert rp.newest(st, "doshi2023")["sweep_id"] == unfinished
+    smoke = sweep(True, True)
+    sweep(False, False)
+    assert rp.newest(st, "doshi2023")["sweep_id"] == smoke
+    full = sweep(False, True)
+    sweep(True, True)
+    assert rp.newest(st, "doshi2023")["sweep_id"] == full
+    res = rp.compare(st, unfinished)          # nothing trained: rows say so, nothing invented
+    assert not res["complete"] and all(r["ours"] is None and "not trained" in r["why"] for r in res["rows"])
+
+
+# ---------------------------------------------------------------------------------------------- end to end
+@pytest.fixture(scope="module")
+def smoke_store(tmp_path_factory):
+    """One store holding the smoke reproductions of doshi2023 (CLI, with its report) and
+    nanda2023-fraction and prieto2025 (Python API)."""
+    root = tmp_path_factory.mktemp("reproduce") / "store"
+    assert main(["reproduce", "doshi2023", "--smoke", "--store", str(root), "--quiet"]) == 0
+    st = Store(root)
+    for name in ("nanda2023-fraction", "prieto2025"):
+        rp.reproduce(st, name, smoke=True, report=False)
+    return root
+
+
+@pytest.mark.slow
+def test_smoke_reproduction_is_a_reproduce_sweep_with_every_point_done(smoke_store):
+    st = Store(smoke_store, create=False)
+    sweeps = rp.reproduction_sweeps(st)
+    assert sorted(s["name"] for s in sweeps) == ["doshi2023", "nanda2023-fraction", "prieto2025"]
+    for s in sweeps:
+        assert s["kind"] == "reproduce" and s["spec"]["smoke"] is True and s["status"] == "completed"
+        assert s["n_done"] == s["n_points"] == len(rp.get(s["name"]).points(True))
+    doshi = next(s for s in sweeps if s["name"] == "doshi2023")
+    assert (smoke_store / "sweeps" / doshi["sweep_id"] / "report.html").is_file()
+
+
+@pytest.mark.slow
+def test_rows_are_read_from_the_store(smoke_store):
+    st = Store(smoke_store, create=False)
+    res = rp.compare(st, rp.newest(st, "nanda2023-fraction")["sweep_id"])
+    by_q = {r["quantity"]: r for r in res["rows"]}
+    for run in st.list_runs(sweep_id=res["sweep_id"]):
+        m = st.metrics(run["run_id"])
+        hit = np.flatnonzero(m["test_loss"] < rp.NANDA_LOSS)
+        f = run["config"]["frac"]
+        row = by_q[f"first step with test loss < {rp.NANDA_LOSS:g}, {f:.0%} of pairs in training"]
+        assert row["published"]["value"] == rp.NANDA_FRACTION[f]
+        if hit.size:
+            assert row["ours"] == int(m["step"][hit[0]]) and row["bound"] == ""
+        else:
+            assert row["ours"] == int(m["step"][-1]) and row["bound"] == ">"
+    prieto = rp.compare(st, rp.newest(st, "prieto2025")["sweep_id"])
+    sc = {r["quantity"].split(":")[0]: r for r in prieto["rows"] if "Softmax Collapse" in r["quantity"]}
+    for run in st.list_runs(sweep_id=prieto["sweep_id"]):
+        arm = run["name"].split("/")[1]
+        assert sc[arm]["ours"] == pytest.approx(st.metrics(run["run_id"])["collapse_frac"][-1])
+
+
+@pytest.mark.slow
+def test_results_page_matches_the_store(smoke_store, tmp_path, capsys):
+    out = tmp_path / "docs" / "results.md"
+    assert main(["results", "--store", str(smoke_store), "--out", str(out)]) == 0
+    text = out.read_text()
+    st = Store(smoke_store, create=False)
+    for name in ("doshi2023", "nanda2023-fraction", "prieto2025"):
+        assert f"`groklab reproduce {name} --smoke`" in text and f"## {name}" in text
+    assert "`groklab reproduce liu2022`" in text            # listed as not run yet
+    doshi = rp.newest(st, "doshi2023")
+    runs = {r["name"]: r for r in st.list_runs(sweep_id=doshi["sweep_id"])}
+    for w, phase in rp.DOSHI_PHASE.items():
+        s = runs[f"doshi2023/wd={w}"]["summary"]
+        line = next(ln for ln in text.splitlines() if ln.startswith(f"| weight decay {w}: phase |"))
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[1] == phase and cells[2] == s["noise"]["phase"]
+        assert f"memorized {s['noise']['memorized_acc']:.3f}" in cells[3]
+        assert cells[4] == ("yes" if phase == s["noise"]["phase"] else "**no**")
+    assert text == render(collect(st))                     # regenerating gives the same page
