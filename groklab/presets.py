@@ -23,11 +23,11 @@ PRESETS: dict[str, dict] = {
         "values": {**_NANDA, "steps": 12_000, "eval_every": 100},
     },
     "nanda2023-fast": {
-        "cite": "Nanda et al. 2023 model; ⊥Grad from Prieto et al. 2025",
-        "description": "nanda2023's task and model, AdamW lr 3e-3 wd 0.5 with ⊥Grad: "
-                       "groks in a few hundred steps",
-        "note": "groklab's fast recipe (found by a recipe search on 2 cores), not a published one",
-        "values": {**_NANDA, "lr": 3e-3, "wd": 0.5, "orthograd": True, "steps": 1000, "eval_every": 10},
+        "cite": "Nanda et al. 2023 model and task; optimizer from groklab's recipe search",
+        "description": "nanda2023's task and model, AdamW lr 3e-3 wd 5, full batch: groks in ~250 steps and stays",
+        "note": "measured here: seed 0 reached 99% test accuracy at step 258 and held 100% to step 800; "
+                "with ⊥Grad (wd 0.5) it grokked at step 250 but collapsed by step 1000",
+        "values": {**_NANDA, "lr": 3e-3, "wd": 5.0, "steps": 800, "eval_every": 10},
     },
     "power2022": {
         "cite": "Power et al. 2022, Grokking: generalization beyond overfitting on small algorithmic datasets",
@@ -47,9 +47,19 @@ PRESETS: dict[str, dict] = {
     },
     "gromov2023": {
         "cite": "Gromov 2023, Grokking modular arithmetic; Doshi et al. 2023",
-        "description": "2-layer quadratic MLP (N=500, no biases), one-hot a+b mod 97, 50% train, MSE, AdamW lr 1e-2 wd 5",
-        "note": "groks within ~100 full-batch steps: the seconds-long demo",
-        "values": {**_GROMOV, "steps": 300, "eval_every": 2, "ckpt_per_decade": 12},
+        "description": "2-layer quadratic MLP (N=500, no biases), one-hot a+b mod 97, 50% train, MSE, "
+                       "AdamW lr 1e-2 wd 5",
+        "note": "generalizes within ~50 full-batch steps: seconds on a laptop",
+        "values": {**_GROMOV, "steps": 300, "eval_every": 5, "ckpt_per_decade": 12},
+    },
+    "demo": {
+        "cite": "Gromov 2023 model and optimizer; weight decay and data lowered so the delay is visible",
+        "description": "quadratic MLP on a+b mod 97 with 30% train and wd 0.3: memorizes in ~10 steps, "
+                       "generalizes ~15x later",
+        "note": "phase_gap 100: Liu et al.'s 10^3-step gap was set for 10^4-10^5-step budgets, "
+                "scaled here to a 600-step run",
+        "values": {**_GROMOV, "frac": 0.3, "wd": 0.3, "steps": 600, "eval_every": 5, "ckpt_per_decade": 15,
+                   "phase_gap": 100},
     },
     "pair2023-parity": {
         "cite": "Pearce et al. 2023 (PAIR explorable); Barak et al. 2022",
@@ -77,10 +87,12 @@ PRESETS: dict[str, dict] = {
     },
     "omnigrok-digits": {
         "cite": "Liu, Michaud, Tegmark 2022, Omnigrok: grokking beyond algorithmic data",
-        "description": "depth-3 width-200 ReLU MLP on 8x8 digits, 1,000 train, MSE, init x8, AdamW lr 1e-3 wd 0.01",
-        "note": "scikit-learn's digits stand in for MNIST (no download); batch 200",
+        "description": "depth-3 width-200 ReLU MLP on 8x8 digits, 1,000 train, MSE, large init, AdamW lr 1e-3 wd 0.01",
+        "note": "scikit-learn's digits stand in for MNIST (no download); batch 200; init scale 3 on N(0, 1/fan_in) "
+                "weights: measured here, alpha 8 did not fit the training set in 20,000 steps (train acc 0.80), "
+                "alpha 3 memorized at step 587 and test accuracy peaked (0.96) near step 19,000",
         "values": dict(task="digits", n_train=1000, model="mlp", input="features", n_layers=3, d_mlp=200,
-                       act="relu", loss="mse", init_scale=8.0, optimizer="adamw", lr=1e-3, wd=0.01,
+                       act="relu", loss="mse", init_scale=3.0, optimizer="adamw", lr=1e-3, wd=0.01,
                        warmup=0, batch_size=200, steps=20_000, eval_every=100),
     },
     "grokfast2024": {

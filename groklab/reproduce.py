@@ -14,17 +14,19 @@ config fields, so the departures from the paper's setup are read off the stored 
 beside the numbers) and a ``smoke`` version: tiny models that run the same path in seconds, for CI.
 
 Agreement: a step count agrees within a factor of ``STEP_FACTOR``; an accuracy within ``ACC_TOL``; a
-finding (a phase, "generalizes or not") when equal. A step count not reached within a budget
-smaller than the published one is *consistent* (agreement undecided), not a disagreement.
+finding (a phase, "generalizes or not") when equal. A step count not reached within a budget is a
+bound: it disagrees only when the budget already exceeds the published value by that factor, and is
+otherwise undecided (a budget below the published step is consistent with it).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -72,6 +74,7 @@ class Row:
     agree: bool | None = None          # None: no published value, or a bound that cannot decide
     detail: str = ""                   # further measured numbers (shown beside ours)
     why: str = ""                      # where ours differs: what was measured (never a guess)
+    label: str | None = None           # the points the row is about, if not all (for their departures)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -113,8 +116,8 @@ def agrees(kind: str, published: Published | None, ours: Any, bound: str = "") -
     if isinstance(pub, str) or isinstance(ours, str):
         return str(pub) == str(ours)
     if kind in ("steps", "ratio"):
-        if bound:   # ours is a budget (">") or a lower bound ("≥"): consistent if theirs lies beyond it
-            return None if pub >= ours else False
+        if bound:   # ours is a budget (">") or a lower bound ("≥"): only decides when beyond the factor
+            return False if ours > pub * STEP_FACTOR else None
         return 1 / STEP_FACTOR <= ours / pub <= STEP_FACTOR
     if kind in ("acc", "frac"):
         return abs(ours - pub) <= ACC_TOL
@@ -215,6 +218,10 @@ class Outcome:
         return None
 
 
+METRIC_NAMES = {"test_acc": "test accuracy", "test_loss": "test loss", "train_acc": "train accuracy",
+                "train_loss": "train loss"}
+
+
 def reach(out: Outcome, label: str, metric: str, threshold: float, below: bool = False,
           published: Published | None = None, quantity: str = "", kind: str = "steps") -> Row:
     """The row for "first step where ``metric`` crosses ``threshold``" of a label (median over its runs;
@@ -235,11 +242,15 @@ def reach(out: Outcome, label: str, metric: str, threshold: float, below: bool =
         missed = sum(h is None for h in hits)
         row = Row(quantity, published, budget, kind, bound=">")
         row.agree = agrees(kind, published, budget, ">")
-        who = f"{missed} of {n} seeds" if n > 1 else "it"
-        row.why = (f"not reached within the {budget:,}-step budget ({who}); {metric.replace('_', ' ')} "
-                   f"{_mean(finals):.3g} at the end")
-        if published is not None and not isinstance(published.value, str) and published.value > budget:
-            row.why += f"; the published step {published.value:,} lies beyond the budget"
+        who = f" by {missed} of {n} seeds" if n > 1 else ""
+        text = (f"not reached within the {budget:,}-step budget{who}; {METRIC_NAMES.get(metric, metric)} "
+                f"{_mean(finals):.3g} at the end" + (" (mean)" if n > 1 else ""))
+        if published is None:
+            row.detail = text
+        else:
+            row.why = text
+            if not isinstance(published.value, str) and published.value > budget:
+                row.why += f"; the published step {published.value:,} lies beyond the budget"
         return row
     step = int(np.median(hits))
     row = Row(quantity, published, step, kind, detail=seeds.strip(" ()") if n > 1 else "")
@@ -251,16 +262,20 @@ def _not_trained(out: Outcome, label: str) -> str:
     return f"{label}: not trained (the sweep has {out.n_done} of {len(out.points)} points done)"
 
 
-def departures(exp: Experiment, out: Outcome) -> list[str]:
-    """The stored configs' departures from the paper's setup (``Experiment.paper``), one phrase each,
-    then the stand-ins that are not config fields."""
-    cfgs = out.configs()
+def departures(exp: Experiment, out: Outcome, label: str | None = None) -> list[str]:
+    """The stored configs' departures from the paper's setup (``Experiment.paper``, and
+    ``paper_by_label`` for ``label`` or, without one, for every label), one phrase each, then the
+    stand-ins that are not config fields."""
     found = []
-    for k, theirs in exp.paper.items():
-        ours = sorted({c.get(k) for c in cfgs}, key=repr)
-        if ours != [theirs]:
-            shown = ", ".join(fmt_field(v) for v in ours)
-            found.append(f"{k} {shown} (paper {fmt_field(theirs)})")
+    groups = [(None, exp.paper)] if exp.paper else []
+    groups += [(k, v) for k, v in exp.paper_by_label.items() if label is None or k == label]
+    for label, paper in groups:
+        cfgs = out.configs(label)
+        for k, theirs in paper.items():
+            ours = sorted({c.get(k) for c in cfgs}, key=repr)
+            if cfgs and ours != [theirs]:
+                shown = ", ".join(fmt_field(v) for v in ours)
+                found.append(f"{label + ': ' if label else ''}{k} {shown} (paper {fmt_field(theirs)})")
     return found + list(exp.stand_ins)
 
 
@@ -294,6 +309,7 @@ class Experiment:
     points: Callable[[bool], list[Config]]
     compare: Callable[[Outcome], list[Row]]
     stand_ins: tuple[str, ...] = ()     # departures that are not config fields
+    paper_by_label: dict = field(default_factory=dict)   # label -> its own paper setup (as ``paper``)
     after: Callable[[Store, Outcome], None] | None = None
 
 
@@ -355,7 +371,8 @@ POWER_NEVER = "x^3+xy^2+y"
 POWER_NEVER_PUB = Published("no", f"{POWER}: x^3+xy^2+y never generalizes, even at 95% data")
 POWER_FRAC = 0.5
 # full version: a 1-layer transformer (nanda2023's) with the paper's optimizer and batch, per operator
-POWER_MODEL = dict(p=97, frac=POWER_FRAC, batch_size=512, steps=10_000, eval_every=100)
+# (measured: x+y reaches 99% test accuracy at step 760 this way)
+POWER_MODEL = dict(p=97, frac=POWER_FRAC, batch_size=512, steps=8_000, eval_every=100)
 POWER_PAPER = dict(p=97, n_layers=2, d_model=128, n_heads=4, lr=1e-3, wd=1.0, beta1=0.9, beta2=0.98, warmup=10,
                    batch_size=512, steps=100_000)
 
@@ -401,7 +418,7 @@ GROKFAST_PAPER = dict(task="x*y", p=97, frac=0.5, n_layers=2, optimizer="adam", 
 
 
 def _grokfast_points(smoke: bool) -> list[Config]:
-    size = dict(**_TINY_TRANSFORMER, batch_size=64, ckpt_per_decade=3) if smoke else {}
+    size = dict(**_TINY_TRANSFORMER, n_layers=1, batch_size=64, ckpt_per_decade=3) if smoke else {}
     (se, ee), (sm, em) = ((150, 10), (150, 10)) if smoke else (GROKFAST_BUDGET["ema"], GROKFAST_BUDGET["ma"])
     base = resolve("grokfast2024", **size, steps=se, eval_every=ee)
     return [_named("grokfast2024", "none", base.replace(grokfast_lamb=0.0)),
@@ -440,7 +457,7 @@ PRIETO_STABLEMAX = Published("yes", f"{PRIETO}: StableMax gives grokking without
 PRIETO_SOFTMAX = Published("no", f"{PRIETO}: softmax cross-entropy in float32 without weight decay stalls "
                                  "(Softmax Collapse)")
 PRIETO_ACC = 0.9
-PRIETO_STEPS = (3_000, 10)
+PRIETO_STEPS = (5_000, 20)
 PRIETO_PAPER = dict(task="x+y", p=113, frac=0.4, model="mlp", n_layers=2, d_mlp=200, optimizer="adamw", lr=1e-2,
                     wd=0.0)
 
@@ -487,8 +504,12 @@ def _prieto_compare(out: Outcome) -> list[Row]:
 # -- 5. Omnigrok: delayed generalization at large init, none at standard init ---------------------------
 OMNIGROK_PHASE = {8.0: Published("grokking", f"{OMNIGROK}: MNIST, 1,000 points, init ×8 groks (the LU mechanism)"),
                   1.0: Published("comprehension", f"{OMNIGROK}: at standard initialisation the delay disappears")}
-OMNIGROK_SEEDS = (0, 1, 2)
-OMNIGROK_STEPS = (50_000, 100)
+OMNIGROK_SEEDS = (0, 1)
+OMNIGROK_STEPS = (12_000, 50)
+# The paper's decay (0.01) shrinks an ×8 init into the good zone over ~10^5 steps. The claim is tested
+# at weight decay 0.3, which does it within the budget (measured: ×8 memorizes by step ~2,000 and
+# reaches 90% test accuracy near step 4,000); the paper's 0.01 trains beside it, shown for the record.
+OMNIGROK_WDS = (0.3, 0.01)
 OMNIGROK_PAPER = dict(n_train=1000, n_layers=3, d_mlp=200, loss="mse", lr=1e-3, wd=0.01, batch_size=200,
                       steps=100_000)
 
@@ -497,51 +518,56 @@ def _omnigrok_points(smoke: bool) -> list[Config]:
     steps, every = (200, 10) if smoke else OMNIGROK_STEPS
     size = dict(d_mlp=32, ckpt_per_decade=3) if smoke else {}
     seeds = OMNIGROK_SEEDS[:1] if smoke else OMNIGROK_SEEDS
-    return [_named("omnigrok-digits", f"init x{a:g}", resolve("omnigrok-digits", **size, init_scale=a, seed=s,
-                                                             steps=steps, eval_every=every))
-            for a in OMNIGROK_PHASE for s in seeds]
+    return [_named("omnigrok-digits", f"init x{a:g} wd={w:g}",
+                   resolve("omnigrok-digits", **size, init_scale=a, wd=w, seed=s, steps=steps, eval_every=every))
+            for w in OMNIGROK_WDS for a in OMNIGROK_PHASE for s in seeds]
 
 
 def _omnigrok_compare(out: Outcome) -> list[Row]:
     rows = []
-    for a, pub in OMNIGROK_PHASE.items():
-        label = f"init x{a:g}"
-        runs = out.runs(label)
-        q = f"init ×{a:g}: phase (Liu et al.: train and test accuracy ≥ 0.9, delay above 1,000 steps = grokking)"
-        if not runs:
-            rows.append(Row(q, pub, None, "finding", why=_not_trained(out, label)))
-            continue
-        phases = [r["summary"]["phase"] for r in runs]
-        ours = _majority(phases)
-        facts = []
-        for r in runs:
-            m, s = out.metrics(r), r["summary"]
-            i = int(np.nanargmax(m["test_acc"]))
-            at = np.flatnonzero(m["step"] == s["t_mem"]) if s.get("t_mem") is not None else []
-            acc_mem = float(m["test_acc"][at[0]]) if len(at) else None
-            facts.append(f"seed {r['seed']}: t_mem {fmt_number(s.get('t_mem'), 'steps')} (test accuracy there "
-                         f"{fmt_number(acc_mem, 'acc')}), test ≥ 0.9 at {fmt_number(s.get('t_test_liu'), 'steps')}, "
-                         f"peak test accuracy {m['test_acc'][i]:.3f} at step {int(m['step'][i]):,}")
-        tally = ", ".join(f"{k} {v}" for k, v in Counter(phases).items())
-        row = Row(q, pub, ours, "finding", agree=agrees("finding", pub, ours),
-                  detail=f"{tally} of {len(runs)} seeds; " + "; ".join(facts))
-        if row.agree is False:
-            row.why = "; ".join(f"seed {r['seed']}: {liu_reason(r)}" for r in runs)
-        rows.append(row)
+    for w in OMNIGROK_WDS:
+        for a, pub in OMNIGROK_PHASE.items():
+            label = f"init x{a:g} wd={w:g}"
+            pub = pub if w == OMNIGROK_WDS[0] else None
+            runs = out.runs(label)
+            q = f"init ×{a:g}, weight decay {w:g}: phase (Liu et al. 2022 rule)"
+            if not runs:
+                rows.append(Row(q, pub, None, "finding", why=_not_trained(out, label)))
+                continue
+            phases = [r["summary"]["phase"] for r in runs]
+            ours = _majority(phases)
+            facts = []
+            for r in runs:
+                m, s = out.metrics(r), r["summary"]
+                i = int(np.nanargmax(m["test_acc"]))
+                at = np.flatnonzero(m["step"] == s["t_mem"]) if s.get("t_mem") is not None else []
+                acc_mem = f" (test accuracy there {float(m['test_acc'][at[0]]):.3f})" if len(at) else ""
+                facts.append(f"seed {r['seed']}: t_mem {fmt_number(s.get('t_mem'), 'steps')}{acc_mem}, test ≥ 0.9 at "
+                             f"{fmt_number(s.get('t_test_liu'), 'steps')}, peak test accuracy {m['test_acc'][i]:.3f} "
+                             f"at step {int(m['step'][i]):,}, sum of squared weights {m['weight_norm'][0]:,.0f} → "
+                             f"{m['weight_norm'][-1]:,.0f}")
+            tally = ", ".join(f"{k} {v}" for k, v in Counter(phases).items())
+            row = Row(q, pub, ours, "finding", agree=agrees("finding", pub, ours),
+                      detail=f"{tally} of {len(runs)} seeds; " + "; ".join(facts))
+            if row.agree is False:
+                row.why = "; ".join(f"seed {r['seed']}: {liu_reason(r)}" for r in runs)
+            rows.append(row)
     return rows
 
 
 # -- 6. Doshi et al. 2023: the four label-noise phases ------------------------------------------------
 DOSHI_PHASE = {0: "coexistence", 5: "partial_inversion", 15: "full_inversion", 20: "forgetting"}
 DOSHI_SRC = f"{DOSHI}: p = 97, 50% data, 35% label noise, quadratic MLP"
-DOSHI_SEEDS = (0, 1, 2)
+DOSHI_SEEDS = (0, 1)
 
 
 def _doshi_points(smoke: bool) -> list[Config]:
     size = dict(p=23, d_mlp=64, steps=100, eval_every=10, ckpt_per_decade=3) if smoke else {}
     seeds = DOSHI_SEEDS[:1] if smoke else DOSHI_SEEDS
-    return [_named("doshi2023", f"wd={w}", resolve(f"doshi2023-wd{w}", **size, seed=s)) for w in DOSHI_PHASE
-            for s in seeds]
+    # the four doshi2023-wd* presets differ in wd alone: every point starts from wd0's and sets its wd, so
+    # all share one batched ensemble (the preset field, recorded only, would otherwise split them)
+    return [_named("doshi2023", f"wd={w}", resolve("doshi2023-wd0", **size, wd=float(w), seed=s))
+            for w in DOSHI_PHASE for s in seeds]
 
 
 def _doshi_compare(out: Outcome) -> list[Row]:
@@ -572,9 +598,11 @@ def _doshi_compare(out: Outcome) -> list[Row]:
 # -- 7. Liu et al. 2022: a phase diagram of training fraction × weight decay -----------------------------
 LIU_PHASES = ("comprehension", "grokking", "memorization", "confusion")
 LIU_PUB = Published("present", f"{LIU}: comprehension, grokking, memorization and confusion regions")
-LIU_FRACS = (0.2, 0.35, 0.5, 0.65, 0.8)
-LIU_WDS = (0.0, 0.3, 1.0, 3.0, 10.0, 30.0)
-LIU_MODEL = dict(task="x+y", p=59, symmetric=False, frac=0.5, model="mlp", input="embed", d_embed=32, n_layers=1,
+LIU_FRACS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+LIU_WDS = (0.0, 0.3, 1.0, 2.0, 4.0, 10.0)
+# measured at p = 31, lr 3e-3 (4,000 steps): 80% data with wd 1 comprehends (test 0.9 ~300 steps after
+# train), 50% with wd 1 is still rising at step 3,000 (grokking), 20% memorizes, wd 10 stays confused
+LIU_MODEL = dict(task="x+y", p=31, symmetric=False, frac=0.5, model="mlp", input="embed", d_embed=32, n_layers=1,
                  d_mlp=128, act="relu", optimizer="adamw", lr=3e-3, beta1=0.9, beta2=0.98, warmup=0,
                  batch_size=None, steps=8_000, eval_every=50)
 
@@ -582,7 +610,7 @@ LIU_MODEL = dict(task="x+y", p=59, symmetric=False, frac=0.5, model="mlp", input
 def _liu_points(smoke: bool) -> list[Config]:
     base = resolve(None, **LIU_MODEL)
     if smoke:
-        base = base.replace(p=23, d_mlp=32, steps=150, eval_every=10, ckpt_per_decade=3)
+        base = base.replace(p=17, d_mlp=32, steps=150, eval_every=10, ckpt_per_decade=3)
     fracs, wds = ((0.3, 0.8), (0.0, 3.0)) if smoke else (LIU_FRACS, LIU_WDS)
     return [_named("liu2022", f"frac={f:g} wd={w:g}", base.replace(frac=f, wd=w)) for w in wds for f in fracs]
 
@@ -590,11 +618,17 @@ def _liu_points(smoke: bool) -> list[Config]:
 def _liu_compare(out: Outcome) -> list[Row]:
     phases = [r["summary"]["phase"] for label in out.labels for r in out.runs(label)]
     counts = Counter(phases)
+    cfgs = out.configs()
+    axis = {k: ", ".join(f"{v:g}" for v in sorted({c[k] for c in cfgs})) for k in ("frac", "wd")}
+    grid = f"fractions {axis['frac']} × weight decays {axis['wd']}, {max(c['steps'] for c in cfgs):,} steps"
     rows = []
     for ph in LIU_PHASES:
         ours = "present" if counts.get(ph) else "absent"
-        rows.append(Row(f"{ph}: points in the region", LIU_PUB, ours, "finding", agree=agrees("finding", LIU_PUB, ours),
-                        detail=f"{counts.get(ph, 0)} of {len(phases)} points"))
+        row = Row(f"{ph}: points in the region", LIU_PUB, ours, "finding", agree=agrees("finding", LIU_PUB, ours),
+                  detail=f"{counts.get(ph, 0)} of {len(phases)} points")
+        if row.agree is False:
+            row.why = f"none of the {len(phases)} points fell in it ({grid})"
+        rows.append(row)
     return rows
 
 
@@ -627,14 +661,17 @@ def _pair_compare(out: Outcome) -> list[Row]:
 
     rows = []
     runs = out.runs("mlp")
-    q = "a+b mod 67, 24 neurons: phase (Liu et al. thresholds)"
+    cfg = (out.configs("mlp") or [{}])[0]
+    task = f"{cfg.get('task')} mod {cfg.get('p')}, {cfg.get('d_mlp')} neurons"
+    q = f"{task}: phase (Liu et al. 2022 rule)"
     if runs:
         phases = [r["summary"]["phase"] for r in runs]
         ours = _majority(phases)
         detail = "; ".join(f"seed {r['seed']}: {s['phase']}, t_mem {fmt_number(s['t_mem'], 'steps')}, "
                            f"t_gen {fmt_number(s['t_gen'], 'steps')}, PAIR class {s['pair_class']}"
                            for r in runs for s in [r["summary"]])
-        row = Row(q, PAIR_GROKS, ours, "finding", agree=agrees("finding", PAIR_GROKS, ours), detail=detail)
+        row = Row(q, PAIR_GROKS, ours, "finding", agree=agrees("finding", PAIR_GROKS, ours), detail=detail,
+                  label="mlp")
         if row.agree is False:
             row.why = "; ".join(f"seed {r['seed']}: {liu_reason(r)}" for r in runs)
         rows.append(row)
@@ -644,14 +681,13 @@ def _pair_compare(out: Outcome) -> list[Row]:
             counts = [len(k) for _, k in keys]
             n = int(np.median(counts))
             lo, hi = PAIR_FREQ_RANGE
-            row = Row("a+b mod 67, 24 neurons: number of key frequencies", PAIR_FREQS, n, "count",
-                      agree=lo <= n <= hi,
+            row = Row(f"{task}: number of key frequencies", PAIR_FREQS, n, "count", agree=lo <= n <= hi, label="mlp",
                       detail="; ".join(f"seed {r['seed']}: {{{', '.join(map(str, k))}}}" for r, k in keys))
             if not row.agree:
                 row.why = "key frequencies read from the checkpoints (groklab analyze): " + row.detail
             rows.append(row)
     else:
-        rows.append(Row(q, PAIR_GROKS, None, "finding", why=_not_trained(out, "mlp")))
+        rows.append(Row(q, PAIR_GROKS, None, "finding", why=_not_trained(out, "mlp"), label="mlp"))
     runs = out.runs("parity")
     q = "sparse parity: generalizes (test accuracy ≥ 0.99)"
     if runs:
@@ -661,14 +697,15 @@ def _pair_compare(out: Outcome) -> list[Row]:
                            f"{fmt_number(s['t_mem'], 'steps')}, t_gen {fmt_number(s['t_gen'], 'steps')} "
                            f"of {s['steps']:,}"
                            for r in runs for s in [r["summary"]])
-        row = Row(q, PARITY_PUB, ours, "finding", agree=agrees("finding", PARITY_PUB, ours), detail=detail)
+        row = Row(q, PARITY_PUB, ours, "finding", agree=agrees("finding", PARITY_PUB, ours), detail=detail,
+                  label="parity")
         if row.agree is False:
             row.why = "; ".join(f"seed {r['seed']}: 99% test accuracy " + (
                 f"reached at step {r['summary']['t_gen']:,}" if r['summary']['t_gen'] is not None else
                 f"not reached within the {r['summary']['steps']:,}-step budget") for r in runs)
         rows.append(row)
     else:
-        rows.append(Row(q, PARITY_PUB, None, "finding", why=_not_trained(out, "parity")))
+        rows.append(Row(q, PARITY_PUB, None, "finding", why=_not_trained(out, "parity"), label="parity"))
     return rows
 
 
@@ -703,8 +740,9 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
     Experiment(
         "omnigrok-digits", "Omnigrok: large initialisation makes grokking", OMNIGROK,
         "a large initialisation (×8) delays generalization long after memorization; at standard init it does not",
-        plan=f"depth-3 width-200 MLP on 1,000 8×8 digits, MSE, AdamW lr 1e-3 wd 0.01, batch 200: init ×8 and ×1, "
-             f"{len(OMNIGROK_SEEDS)} seeds each, one ensemble of {OMNIGROK_STEPS[0]:,} steps",
+        plan=f"depth-3 width-200 MLP on 1,000 8×8 digits, MSE, AdamW lr 1e-3, batch 200: init ×8 and ×1 at weight "
+             f"decay {' and '.join(f'{w:g}' for w in OMNIGROK_WDS)} (the paper's), {len(OMNIGROK_SEEDS)} seeds "
+             f"each, one ensemble of {OMNIGROK_STEPS[0]:,} steps",
         axes=("init_scale",), paper=OMNIGROK_PAPER, points=_omnigrok_points, compare=_omnigrok_compare,
         stand_ins=("scikit-learn's 8×8 digits (1,797 images) stand in for MNIST",)),
     Experiment(
@@ -728,8 +766,10 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
         "the small MLP on a+b mod 67 groks with a handful of frequencies; sparse parity generalizes too",
         plan=f"pair2023 preset (50,000 full-batch steps) and pair2023-parity preset (20,000 steps), "
              f"{len(PAIR_SEEDS)} seeds each as two ensembles; key frequencies from the checkpoints",
-        axes=("name",), paper=dict(p=67, frac=0.4, d_mlp=24, lr=1e-3, wd=1.0, steps=50_000),
-        points=_pair_points, compare=_pair_compare, after=_pair_after),
+        axes=("name",), paper={}, points=_pair_points, compare=_pair_compare, after=_pair_after,
+        paper_by_label={"mlp": dict(p=67, symmetric=True, frac=0.4, d_mlp=24, lr=1e-3, wd=1.0, steps=50_000),
+                        "parity": dict(parity_n=30, parity_k=3, n_train=1200, lr=3e-3, beta1=0.99, beta2=0.98,
+                                       steps=20_000)}),
 ]}
 
 
@@ -752,6 +792,16 @@ def spec_of(exp: Experiment, smoke: bool, configs: list[Config]) -> dict:
             "claim": exp.claim, "axes": axes, "spec_hash": hashlib.sha256(blob).hexdigest()[:16]}
 
 
+def machine_load() -> dict:
+    """The machine's CPU count and 1-minute load average when a reproduction starts (a shared machine
+    makes wall times longer; the load says by how much it was shared)."""
+    try:
+        load = round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):
+        load = None
+    return {"cpus": os.cpu_count(), "load_avg": load}
+
+
 def reproduction_sweeps(store: Store, name: str | None = None) -> list[dict]:
     """The store's reproduction sweeps (newest first), optionally of one experiment."""
     return [s for s in store.list_sweeps() if s["kind"] == KIND and (name is None or s["name"] == name)]
@@ -761,20 +811,23 @@ def compare(store: Store, sweep_ref: str) -> dict:
     """Our numbers beside the published ones for one reproduction sweep, all read from the store.
 
     Returns {"name", "title", "cite", "claim", "sweep_id", "smoke", "complete", "n_done", "n_points",
-    "command", "wall_s", "machine", "created", "departures": [str], "rows": [Row.to_dict()]}.
+    "command", "wall_s", "machine", "created", "load_avg" and "cpus" (at the start), "departures": [str],
+    "rows": [Row.to_dict()]}.
     """
     out = Outcome(store, sweep_ref)
     spec = out.sweep["spec"]
     exp = get(spec.get("experiment", out.sweep["name"]))
     rows = exp.compare(out)
     deps = departures(exp, out)
-    for r in rows:           # beside every disagreement: how the setup departs from the paper's
-        if r.agree is False and deps:
-            r.why = (f"{r.why}; " if r.why else "") + "setup differs: " + "; ".join(deps)
+    for r in rows:           # beside every disagreement: how its points' setup departs from the paper's
+        mine = deps if r.label is None else departures(exp, out, r.label)
+        if r.agree is False and mine:
+            r.why = (f"{r.why}; " if r.why else "") + "setup differs: " + "; ".join(mine)
     return {"name": exp.name, "title": exp.title, "cite": exp.cite, "claim": exp.claim,
             "sweep_id": out.sweep["sweep_id"], "smoke": out.smoke, "complete": out.complete, "n_done": out.n_done,
             "n_points": len(out.points), "command": spec.get("command", command(exp.name, out.smoke)),
             "wall_s": out.wall_s(), "machine": out.machine(), "created": out.sweep["created"],
+            "load_avg": spec.get("load_avg"), "cpus": spec.get("cpus"),
             "departures": deps, "rows": [r.to_dict() for r in rows]}
 
 
@@ -799,7 +852,7 @@ def reproduce(store: Store, name: str, *, smoke: bool = False, resume: bool = Fa
                               "run it without --resume")
         sid = same[0]["sweep_id"]
     if sid is None:
-        sid = store.create_sweep(name, KIND, spec, [c.to_dict() for c in configs])
+        sid = store.create_sweep(name, KIND, {**spec, **machine_load()}, [c.to_dict() for c in configs])
     t0 = time.perf_counter()
     # smoke: the whole path in seconds, without timing the cost model; full: let it choose
     run_sweep(store, sid, pack_mode="ensemble" if smoke else "auto", progress=progress)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from groklab.config import Config
 from groklab.errors import ConfigError
 from groklab.reproduce import ACC_TOL, EXPERIMENTS, STEP_FACTOR, compare, newest
 from groklab.store import Store
@@ -59,6 +60,7 @@ def _agree(v: bool | None) -> str:
 
 def render(results: list[dict]) -> str:
     """The markdown of docs/results.md for ``collect``'s results."""
+    d = Config()
     lines = [
         "# Reproductions: our numbers beside the published ones",
         "",
@@ -68,16 +70,26 @@ def render(results: list[dict]) -> str:
         "budget.",
         "",
         f"A step count agrees when within a factor of {STEP_FACTOR:g} of the published one, an accuracy within "
-        f"{ACC_TOL:g}, a finding when equal. \"> N\" means not reached within a budget of N steps: where the "
-        "published step lies beyond the budget that is consistent but undecided (—). \"≥\" marks a lower bound. "
+        f"{ACC_TOL:g}, a finding when equal. \"> N\" means not reached within a budget of N steps and \"≥\" marks "
+        f"a lower bound: such a bound disagrees only when it exceeds the published value by the factor of "
+        f"{STEP_FACTOR:g}, and is otherwise undecided (—). "
         "Wall time runs from the sweep's start to its end on the machine named, compilation included.",
         "",
-        "| experiment | run | command | wall time | agreement |",
-        "|---|---|---|---|---|",
+        f"Phases follow Liu et al. 2022: with t_train, t_test the first steps where train and test accuracy reach "
+        f"{d.phase_threshold:g}, comprehension when both are reached within {d.phase_gap:,} steps of each other, "
+        "grokking when t_test comes later, memorization when only train accuracy gets there, confusion when neither "
+        "does (groklab.measure.liu_phase).",
+        "",
+        "| experiment | run | command | wall time | load at start | agreement |",
+        "|---|---|---|---|---|---|",
     ]
     for r in results:
+        load = "—" if r.get("load_avg") is None else f"{r['load_avg']:g} on {r['cpus']} cpus"
         lines.append(f"| [{r['name']}](#{r['name']}) | {run_kind(r)} | `{r['command']}` | {duration(r['wall_s'])} | "
-                     f"{tally(r['rows'])} |")
+                     f"{load} | {tally(r['rows'])} |")
+    if any(r["smoke"] for r in results):
+        lines += ["", "Runs marked smoke are the tiny CI versions (`--smoke`): they show that the whole path "
+                  "works, not the papers' results; their departures from the paper are listed with them."]
     missing = [n for n in EXPERIMENTS if n not in {r["name"] for r in results}]
     if missing:
         lines += ["", "Not in the store yet: " + ", ".join(f"`groklab reproduce {n}`" for n in missing) + "."]
@@ -85,7 +97,9 @@ def render(results: list[dict]) -> str:
         lines += ["", f"## {r['name']}", "", f"**{r['title']}.** {r['cite']}. Claim: {r['claim']}.", "",
                   f"- run: {run_kind(r)}, sweep `{r['sweep_id']}`, started {r['created']}",
                   f"- command: `{r['command']}`",
-                  f"- wall time: {duration(r['wall_s'])} on {r['machine'] or 'an unrecorded machine'}"]
+                  f"- wall time: {duration(r['wall_s'])} on {r['machine'] or 'an unrecorded machine'}"
+                  + (f", 1-minute load average {r['load_avg']:g} at the start" if r.get("load_avg") is not None
+                     else "")]
         if r["departures"]:
             lines.append("- setup departures from the paper (read from the stored configs): "
                          + "; ".join(r["departures"]))

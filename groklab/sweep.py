@@ -381,7 +381,7 @@ def _time_trainer(build: Callable[[], Any], min_time: float) -> dict:
     evaluate()
     setup = clock() - t0
     steps(1)         # the first call on its own outputs is slower again (buffer placement)
-    n = 1
+    n = max(1, min(trainer.cfg.eval_every, 64))     # as training runs: eval_every steps a call
     while (dt := steps(n)) < min_time / 3 and n < 4096:
         n = min(4096, max(2 * n, int(n * min_time / 3 / max(dt, 1e-6))))
     return {"setup_s": setup, "step_s": min(dt, steps(n), steps(n)) / n, "eval_s": min(evaluate() for _ in range(3))}
@@ -391,18 +391,30 @@ def measure_cost(store: Store, sweep_id: str | None, task: Task, min_time: float
     """Time the two ways a chunk can train, as they would run, in CPU seconds.
 
     Alone: the chunk's first point really trains, by itself, in a single-threaded worker process, and
-    is recorded in the store (done, not wasted); its whole run counts (setup, steps, evaluations).
-    Ensemble: the other members as one ensemble in this process: setup, a few steps and evaluations
-    (``_time_trainer``). Returns {"members", "clock": "cpu", "ensemble": {...}, "alone_s"}.
+    is recorded in the store (done, not wasted); its whole run counts (setup, steps, evaluations),
+    and separately what starting the worker cost (interpreter, imports, first compile). Ensemble:
+    the other members as one ensemble in this process: setup, a few steps and evaluations
+    (``_time_trainer``). Returns {"members", "clock": "cpu", "ensemble": {...}, "alone_s",
+    "startup_s"}.
     """
     from groklab.train.loop import Trainer
 
     rest = [from_dict(c) for c in task.configs[1:]]
+    before = _children_cpu()
     with _Workers(1) as pool:
         result = pool.call("_warm_train", task.configs[0])
+    worker_s = _children_cpu() - before
     record_result(store, sweep_id, task.points[:1], result)
     return {"members": len(rest), "clock": "cpu", "ensemble": _time_trainer(lambda: Trainer(rest), min_time),
-            "alone_s": result["cpu_s"]}
+            "alone_s": result["cpu_s"], "startup_s": max(worker_s - result["cpu_s"], 0.0)}
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished (waited-for) children."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def _warm_train(config: dict) -> dict:
@@ -414,14 +426,17 @@ def _warm_train(config: dict) -> dict:
     return train_group([config])
 
 
-def point_seconds(m: dict, cfg: Config) -> tuple[float, float]:
-    """CPU seconds per point of a chunk trained as one ensemble and as separate runs, from a
-    measurement: the ensemble's setup, ``steps`` steps and one evaluation every ``eval_every`` steps,
-    shared by its members; a separate run's measured total. With every core busy either way (the
-    ensemble's threads, or one separate run per core), fewer CPU seconds per point is faster."""
+def point_seconds(m: dict, cfg: Config, points: int) -> tuple[float, float]:
+    """CPU seconds per point of a chunk of ``points`` trained as one ensemble and as separate runs,
+    from a measurement: the ensemble's setup, ``steps`` steps and one evaluation every ``eval_every``
+    steps, shared by its members; a separate run's measured total, plus the start of one worker per
+    core shared by the points. With every core busy either way (the ensemble's threads, or one
+    separate run per core), fewer CPU seconds per point is faster."""
     e = m["ensemble"]
     evals = len(range(0, cfg.steps + 1, cfg.eval_every))
-    return (e["setup_s"] + cfg.steps * e["step_s"] + evals * e["eval_s"]) / m["members"], m["alone_s"]
+    workers = min(points, os.cpu_count() or 1)
+    return ((e["setup_s"] + cfg.steps * e["step_s"] + evals * e["eval_s"]) / m["members"],
+            m["alone_s"] + m["startup_s"] * workers / points)
 
 
 def _cost_key(cfg: Config) -> str:
@@ -450,12 +465,12 @@ def schedule(store: Store, sweep_id: str | None, tasks: list[Task], mode: str = 
             except (OSError, ValueError):
                 cache = {}
             cost = cache.get(_cost_key(cfg))
-            if not isinstance(cost, dict) or cost.get("clock") != "cpu":
+            if not isinstance(cost, dict) or cost.get("clock") != "cpu" or "startup_s" not in cost:
                 cost = measure(store, sweep_id, t)
                 cache[_cost_key(cfg)] = cost
                 atomic_write_bytes(path, json.dumps(cache, indent=1, sort_keys=True).encode())
                 t = Task(t.points[1:], t.configs[1:])
-            batched, alone = point_seconds(cost, cfg)
+            batched, alone = point_seconds(cost, cfg, len(t.points))
             m = "ensemble" if batched <= alone else "separate"
         if m == "separate" and len(t.points) > 1:
             out += [(Task([p], [c]), "separate") for p, c in zip(t.points, t.configs)]
@@ -736,9 +751,15 @@ def check_backend(backend: str, address: str | None = None) -> None:
 
 def _connect_ray(address: str | None):
     """Join the Ray cluster at ``address``, or start a local instance with one CPU per core."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    token = os.environ.get("RAY_AUTH_TOKEN") or Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or
+                                                    Path.home() / ".ray" / "auth_token").is_file()
+    if address is not None and token and "RAY_AUTH_MODE" not in os.environ:
+        # `ray start` turns token authentication on when a token exists, ray.init(address=) does not;
+        # Ray reads this when it is imported
+        os.environ["RAY_AUTH_MODE"] = "token"
     import ray
 
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     quiet = {"logging_level": "ERROR", "log_to_driver": False}
     if address is None:
         ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, **quiet)
@@ -746,7 +767,8 @@ def _connect_ray(address: str | None):
     try:
         ray.init(address=address, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as e:
-        raise ConfigError(f"address: cannot join the Ray cluster at {address} ({str(e).splitlines()[0]})") from None
+        raise ConfigError(f"address: cannot join the Ray cluster at {address} ({str(e).splitlines()[0]}; "
+                          f"authentication mode {os.environ.get('RAY_AUTH_MODE', 'disabled')})") from None
     return ray
 
 

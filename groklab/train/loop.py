@@ -221,8 +221,11 @@ class Trainer:
 
     def init_state(self) -> tuple[dict, optax.OptState]:
         with jax.default_device(self.device):
-            return self._init(jnp.asarray(self.data.key), jnp.asarray(self.data.init_scale),
-                              jax.device_put(self.data.hp, self.device))
+            state = self._init(jnp.asarray(self.data.key), jnp.asarray(self.data.init_scale),
+                               jax.device_put(self.data.hp, self.device))
+        # Committed to the device like every later state `_run` returns: otherwise the first real
+        # interval sees a new input sharding and compiles `_run` a second time, inside training.
+        return jax.device_put(state, self.device)
 
     def opt_treedef(self):
         params, opt_state = jax.eval_shape(self._init, self.data.key, self.data.init_scale, self.data.hp)
