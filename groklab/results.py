@@ -69,7 +69,8 @@ def render(results: list[dict]) -> str:
         "every other number is read from the store. `groklab reproduce --list` shows each full version's "
         "budget.",
         "",
-        f"A step count agrees when within a factor of {STEP_FACTOR:g} of the published one, an accuracy within "
+        f"A step count agrees when within a factor of {STEP_FACTOR:g} of the published one (below it, for one "
+        "published as \"≤ N\"), an accuracy within "
         f"{ACC_TOL:g}, a finding when equal. \"> N\" means not reached within a budget of N steps and \"≥\" marks "
         f"a lower bound: such a bound disagrees only when it exceeds the published value by the factor of "
         f"{STEP_FACTOR:g}, and is otherwise undecided (—). "

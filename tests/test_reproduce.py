@@ -4,6 +4,7 @@ through the whole path into the store, and the results page shows exactly what t
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from groklab import reproduce as rp
 from groklab.cli import main
 from groklab.config import FIELDS, MEMBER_FIELDS, from_dict, resolve
+from groklab.errors import ConfigError
 from groklab.results import collect, render
 from groklab.store import Store
 
@@ -31,7 +33,8 @@ def test_list_names_all_eight_experiments(capsys):
 
 @pytest.mark.parametrize("argv,needle", [(["reproduce", "nanda2023"], "unknown experiment 'nanda2023'"),
                                          (["reproduce"], "give an experiment NAME or --list"),
-                                         (["reproduce", "--list", "doshi2023"], "--list takes no NAME")])
+                                         (["reproduce", "--list", "doshi2023"], "--list takes no NAME"),
+                                         (["reproduce", "doshi2023", "--resume"], "no store at")])
 def test_bad_name_is_a_one_line_error_and_touches_no_store(tmp_path, capsys, argv, needle):
     assert main([*argv, "--store", str(tmp_path / "s")]) == 2
     err = capsys.readouterr().err
@@ -100,6 +103,12 @@ def test_agreement_rule(kind, pub, ours, bound, expected):
     assert rp.agrees(kind, rp.Published(pub, "src"), ours, bound) is expected
 
 
+def test_a_published_upper_bound_agrees_with_anything_faster():
+    within = rp.Published(300, "src", approx=True, within=True)
+    assert rp.agrees("steps", within, 140) is True and rp.agrees("steps", within, 700) is False
+    assert rp.fmt_published(within, "steps") == "≤ ~300"
+
+
 def test_newest_prefers_a_completed_full_run_then_smoke_then_unfinished(tmp_path):
     st = Store(tmp_path / "s")
     pts = [{"task": "x+y", "p": 5, "seed": 0, "name": "doshi2023/wd=0"}]
@@ -123,6 +132,19 @@ def test_newest_prefers_a_completed_full_run_then_smoke_then_unfinished(tmp_path
     assert not res["complete"] and all(r["ours"] is None and "not trained" in r["why"] for r in res["rows"])
 
 
+@pytest.mark.slow
+def test_resume_trains_the_points_an_unfinished_reproduction_lacks(tmp_path):
+    st = Store(tmp_path / "s")
+    exp = rp.get("doshi2023")
+    cfgs = exp.points(True)
+    sid = st.create_sweep("doshi2023", rp.KIND, rp.spec_of(exp, True, cfgs), [c.to_dict() for c in cfgs])
+    with pytest.raises(ConfigError, match="no unfinished"):
+        rp.reproduce(st, "prieto2025", smoke=True, resume=True)
+    res = rp.reproduce(st, "doshi2023", smoke=True, resume=True, report=False)
+    assert res["sweep_id"] == sid and res["resumed"] and res["complete"]
+    assert len(rp.reproduction_sweeps(st)) == 1
+
+
 # ---------------------------------------------------------------------------------------------- end to end
 @pytest.fixture(scope="module")
 def smoke_store(tmp_path_factory):
@@ -143,6 +165,7 @@ def test_smoke_reproduction_is_a_reproduce_sweep_with_every_point_done(smoke_sto
     assert sorted(s["name"] for s in sweeps) == ["doshi2023", "nanda2023-fraction", "prieto2025"]
     for s in sweeps:
         assert s["kind"] == "reproduce" and s["spec"]["smoke"] is True and s["status"] == "completed"
+        assert s["spec"]["cpus"] == os.cpu_count() and s["spec"]["load_avg"] >= 0
         assert s["n_done"] == s["n_points"] == len(rp.get(s["name"]).points(True))
     doshi = next(s for s in sweeps if s["name"] == "doshi2023")
     assert (smoke_store / "sweeps" / doshi["sweep_id"] / "report.html").is_file()

@@ -55,7 +55,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     if not args.name:
         raise ConfigError(f"reproduce: give an experiment NAME or --list; allowed: {', '.join(reproduce.EXPERIMENTS)}")
     exp = reproduce.get(args.name)          # an unknown name fails before the store is touched
-    store = Store(args.store)
+    store = Store(args.store, create=not args.resume)
     if not args.quiet:
         print(f"groklab reproduce {exp.name}{' (smoke)' if args.smoke else ''}: {exp.title}", file=sys.stderr)
     with sigterm_interrupts():
