@@ -89,7 +89,8 @@ def test_members_that_can_share_an_ensemble_do():
     assert len({c.shape_key() for c in doshi}) == 1
     for c in doshi:
         w = int(c.wd)
-        assert c.replace(preset=f"doshi2023-wd{w}") == resolve(f"doshi2023-wd{w}", seed=c.seed, name=c.name)
+        assert c.replace(preset=f"doshi2023-wd{w}") == resolve(f"doshi2023-wd{w}", seed=c.seed, name=c.name,
+                                                               eval_every=c.eval_every)
 
 
 @pytest.mark.parametrize("kind,pub,ours,bound,expected", [
