@@ -225,17 +225,23 @@ def from_dict(d: dict[str, Any]) -> Config:
     return validate(Config(**values))
 
 
-def load_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML config file into a flat dict (a [config] table or top-level keys)."""
+def read_toml(path: str | Path, what: str = "config") -> dict[str, Any]:
+    """Parse a TOML file; a missing, unreadable or invalid file is a ConfigError naming ``what``."""
     p = Path(path)
     try:
-        data = tomllib.loads(p.read_text())
+        return tomllib.loads(p.read_text())
     except FileNotFoundError:
-        raise ConfigError(f"config: file not found: {p}") from None
+        raise ConfigError(f"{what}: file not found: {p}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"config: {p} is not valid TOML ({e})") from None
+        raise ConfigError(f"{what}: {p} is not valid TOML ({e})") from None
     except OSError as e:
-        raise ConfigError(f"config: cannot read {p} ({e.strerror})") from None
+        raise ConfigError(f"{what}: cannot read {p} ({e.strerror})") from None
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML config file into a flat dict of config fields (top-level keys)."""
+    p = Path(path)
+    data = read_toml(p)
     for k, v in data.items():
         if isinstance(v, dict):
             raise ConfigError(f"config: unknown table [{k}] in {p}; write fields as top-level keys")

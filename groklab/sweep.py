@@ -40,7 +40,6 @@ import os
 import socket
 import statistics
 import time
-import tomllib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from groklab.config import FIELDS, Config, _base_type, coerce, from_dict
+from groklab.config import FIELDS, Config, _base_type, coerce, from_dict, read_toml
 from groklab.errors import ConfigError
 from groklab.store import Store
 from groklab.store.catalog import dumps
@@ -259,14 +258,7 @@ def load_sweep_file(path: str | Path) -> Plan:
     ``{ uniform | log_uniform = [lo, hi] }`` or ``{ choice = [...] }``). Any unknown key, empty axis
     or bad value raises ConfigError naming it."""
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"sweep file: not found: {p}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"sweep file: {p} is not valid TOML ({e})") from None
-    except OSError as e:
-        raise ConfigError(f"sweep file: cannot read {p} ({e.strerror})") from None
+    data = read_toml(p, "sweep file")
     for k in data:
         if k not in FILE_KEYS:
             raise ConfigError(f"sweep file: unknown key {k!r} in {p.name}; allowed: {', '.join(FILE_KEYS)}")
