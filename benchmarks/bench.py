@@ -151,16 +151,14 @@ def _trainer(preset: str, overrides: dict, seeds=(0,)):
 
 
 def groklab_rate(trainer, chunk: int, reps: int) -> dict:
-    """Model-steps/s of ``trainer``'s jitted loop (best of ``reps`` chunks) and its compile time."""
+    """Model-steps/s of ``trainer``'s jitted loop: the best of ``reps`` chunks after a first (compiling) one."""
     import jax
     import jax.numpy as jnp
 
     data = trainer._device_data()
     params, opt_state = trainer.init_state()
-    t0 = time.perf_counter()
     params, opt_state = trainer._run(params, opt_state, data, jnp.int32(0), jnp.int32(chunk))
     jax.block_until_ready(params)
-    first = time.perf_counter() - t0
     _settle()
     best = np.inf
     for r in range(reps):
@@ -168,7 +166,7 @@ def groklab_rate(trainer, chunk: int, reps: int) -> dict:
         params, opt_state = trainer._run(params, opt_state, data, jnp.int32(chunk * (r + 1)), jnp.int32(chunk))
         jax.block_until_ready(params)
         best = min(best, time.perf_counter() - t0)
-    return {"steps_s": trainer.E * chunk / best, "step_ms": 1e3 * best / chunk, "compile_s": max(first - best, 0.0)}
+    return {"steps_s": trainer.E * chunk / best, "step_ms": 1e3 * best / chunk}
 
 
 def step_speed(name: str, preset: str, overrides: dict, plan: Plan, ceiling: float) -> dict:
@@ -181,7 +179,7 @@ def step_speed(name: str, preset: str, overrides: dict, plan: Plan, ceiling: flo
     gflops = model.flops_per_example * n_train * 3 * g["steps_s"] / 1e9
     out = {"model": name, "preset": preset, "overrides": overrides, "n_train": n_train,
            "flops_per_example": model.flops_per_example, "groklab_steps_s": g["steps_s"],
-           "groklab_compile_s": g["compile_s"], "gflops": gflops, "ceiling_frac": gflops / ceiling,
+           "gflops": gflops, "ceiling_frac": gflops / ceiling,
            "torch_steps_s": None, "ratio": None}
     tr = _torch()
     if tr is None:
@@ -210,7 +208,7 @@ def ensemble_speed(plan: Plan) -> list[dict]:
         g = groklab_rate(_trainer(preset, overrides, seeds=range(E)), plan.ensemble_chunk, plan.ensemble_reps)
         single = g["steps_s"] if E == 1 else single
         rows.append({"E": E, "model_steps_s": g["steps_s"], "one_at_a_time_steps_s": single,
-                     "ratio": g["steps_s"] / single, "compile_s": g["compile_s"]})
+                     "ratio": g["steps_s"] / single})
     return [r for r in rows if r["E"] in plan.ensemble_sizes]
 
 
