@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
@@ -21,67 +19,14 @@ from groklab.report import (
 pytestmark = pytest.mark.browser
 
 sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@dataclass
-class Opened:
-    page: object
-    requests: list[str] = field(default_factory=list)  # every request the page made
-    blocked: list[str] = field(default_factory=list)  # non-file requests, aborted
-    errors: list[str] = field(default_factory=list)  # console errors and uncaught exceptions
-    dialogs: list[str] = field(default_factory=list)
-
-    def assert_clean(self) -> None:
-        assert self.errors == []
-        assert self.blocked == []
-        assert self.dialogs == []
-        assert all(url.startswith("file://") for url in self.requests), self.requests
 
 
 @pytest.fixture
-def open_report(browser, tmp_path):
+def open_report(open_file, tmp_path):
     """Write an HTML string to a file and open it with the network blocked and everything recorded."""
-    contexts = []
-
-    def open_(html: str, name: str = "report.html") -> Opened:
-        context = browser.new_context(viewport={"width": 1200, "height": 900}, offline=True)
-        contexts.append(context)
-        page = context.new_page()
-        opened = Opened(page)
-
-        def route(r):
-            if r.request.url.startswith("file://"):
-                r.continue_()
-            else:
-                opened.blocked.append(r.request.url)
-                r.abort()
-
-        context.route("**/*", route)
-        page.on("request", lambda req: opened.requests.append(req.url))
-        page.on("console", lambda msg: msg.type == "error" and opened.errors.append(msg.text))
-        page.on("pageerror", lambda exc: opened.errors.append(str(exc)))
-        page.on("dialog", lambda d: (opened.dialogs.append(d.message), d.dismiss()))
-        path = write_html(html, tmp_path / name)
-        page.goto(path.as_uri())
-        page.wait_for_function("window.groklabReport !== undefined")
-        return opened
-
-    yield open_
-    for context in contexts:
-        context.close()
+    def open_(html: str, name: str = "report.html"):
+        return open_file(write_html(html, tmp_path / name))
+    return open_
 
 
 DRAWN = """() => [...document.querySelectorAll('[data-figure]')].map(f => {

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -26,9 +25,6 @@ from groklab.sweep import make_plan, run_sweep
 pytestmark = pytest.mark.browser
 
 sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
 EVIL = "<script>alert(1)</script>"
 TINY = {**preset_values("gromov2023"), "p": 23, "steps": 100, "eval_every": 5}
 
@@ -61,61 +57,6 @@ def reports(tmp_path_factory):
     sid = _grid(st, "tiny grid", {"p": 23, "steps": 100, "eval_every": 5}, {"frac": (0.3, 0.6), "wd": (0.0, 5.0)})
     return {"store": st, "good": write_run_report(st, good), "evil": write_run_report(st, evil),
             "bare": write_run_report(st, bare), "grid": write_sweep_report(st, sid), "ckpts": st.checkpoints(good)}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@dataclass
-class Opened:
-    page: object
-    requests: list[str] = field(default_factory=list)
-    blocked: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    dialogs: list[str] = field(default_factory=list)
-
-    def assert_clean(self) -> None:
-        assert self.blocked == [], self.blocked
-        assert all(u.startswith("file://") for u in self.requests), self.requests
-        assert self.errors == [] and self.dialogs == []
-
-
-@pytest.fixture
-def open_file(browser):
-    contexts = []
-
-    def open_(path: Path, width: int = 1200) -> Opened:
-        context = browser.new_context(viewport={"width": width, "height": 900}, offline=True)
-        contexts.append(context)
-        page = context.new_page()
-        o = Opened(page)
-
-        def route(r):
-            if r.request.url.startswith("file://"):
-                r.continue_()
-            else:
-                o.blocked.append(r.request.url)
-                r.abort()
-
-        context.route("**/*", route)
-        page.on("request", lambda req: o.requests.append(req.url))
-        page.on("console", lambda msg: msg.type == "error" and o.errors.append(msg.text))
-        page.on("pageerror", lambda exc: o.errors.append(str(exc)))
-        page.on("dialog", lambda d: (o.dialogs.append(d.message), d.dismiss()))
-        page.goto(path.as_uri())
-        page.wait_for_function("window.groklabReport !== undefined")
-        return o
-
-    yield open_
-    for c in contexts:
-        c.close()
 
 
 def assert_all_drawn(page) -> list[str]:
