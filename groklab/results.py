@@ -45,6 +45,8 @@ def duration(seconds: float | None) -> str:
 def tally(rows: list[dict]) -> str:
     """'a of b agree (c undecided)' over the rows that have a published value."""
     judged = [r for r in rows if r["published"] is not None]
+    if not judged:
+        return "nothing published to compare: a new measurement"
     yes = sum(r["agree"] is True for r in judged)
     open_ = sum(r["agree"] is None for r in judged)
     return f"{yes} of {len(judged)} agree" + (f" ({open_} undecided)" if open_ else "")

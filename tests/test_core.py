@@ -67,6 +67,27 @@ def test_answer_position_shortcut_equals_full_transformer(layers, ln):
     assert fast.shape == (ds.x.shape[0], 23)
 
 
+@pytest.mark.parametrize("task,bias", [("x+y", False), ("perm-compose", True)])
+def test_onehot_first_layer_gather_equals_the_onehot_matmul(task, bias):
+    from groklab.models import mlp
+
+    cfg = tiny_mlp(bias=bias, **({"task": task, "perm_n": 3} if task != "x+y" else {}))
+    ds = build_dataset(cfg)
+    model = build(cfg, ds)
+    params = model.init(jax.random.PRNGKey(1))
+    x = jnp.asarray(ds.x)
+    onehot = jax.nn.one_hot(x, ds.vocab_size).reshape(x.shape[0], -1) @ params["W_in"]
+    gathered = mlp._first_layer(params, x, cfg, ds.vocab_size)
+    np.testing.assert_allclose(np.asarray(gathered), np.asarray(onehot), rtol=1e-5, atol=1e-5)
+    # and the gradient a step takes: the gather's transpose is the one-hot matmul's
+    def loss(p, first):
+        h = first(p)
+        return jnp.sum(jnp.sin(h))
+    g1 = jax.grad(loss)(params, lambda p: mlp._first_layer(p, x, cfg, ds.vocab_size))["W_in"]
+    g2 = jax.grad(loss)(params, lambda p: jax.nn.one_hot(x, ds.vocab_size).reshape(x.shape[0], -1) @ p["W_in"])["W_in"]
+    np.testing.assert_allclose(np.asarray(g1), np.asarray(g2), rtol=1e-4, atol=1e-4)
+
+
 def test_store_round_trips_checkpoint_to_same_logits(tmp_path):
     res = train(tiny_transformer(), store=tmp_path)
     step, params = load_params(res.run_ids[0], store=tmp_path)

@@ -19,10 +19,10 @@ from groklab.store import Store
 NAMES = list(rp.EXPERIMENTS)
 
 
-def test_list_names_all_eight_experiments(capsys):
+def test_list_names_all_nine_experiments(capsys):
     assert main(["reproduce", "--list"]) == 0
     text = capsys.readouterr().out
-    assert len(NAMES) == 8
+    assert len(NAMES) == 9
     for name in NAMES:
         assert name in text
     assert main(["reproduce", "--list", "--json"]) == 0
@@ -154,7 +154,7 @@ def smoke_store(tmp_path_factory):
     root = tmp_path_factory.mktemp("reproduce") / "store"
     assert main(["reproduce", "doshi2023", "--smoke", "--store", str(root), "--quiet"]) == 0
     st = Store(root)
-    for name in ("nanda2023-fraction", "prieto2025"):
+    for name in ("nanda2023-fraction", "prieto2025", "leakage"):
         rp.reproduce(st, name, smoke=True, report=False)
     return root
 
@@ -163,7 +163,7 @@ def smoke_store(tmp_path_factory):
 def test_smoke_reproduction_is_a_reproduce_sweep_with_every_point_done(smoke_store):
     st = Store(smoke_store, create=False)
     sweeps = rp.reproduction_sweeps(st)
-    assert sorted(s["name"] for s in sweeps) == ["doshi2023", "nanda2023-fraction", "prieto2025"]
+    assert sorted(s["name"] for s in sweeps) == ["doshi2023", "leakage", "nanda2023-fraction", "prieto2025"]
     for s in sweeps:
         assert s["kind"] == "reproduce" and s["spec"]["smoke"] is True and s["status"] == "completed"
         assert s["spec"]["cpus"] == os.cpu_count() and s["spec"]["load_avg"] >= 0
@@ -194,6 +194,34 @@ def test_rows_are_read_from_the_store(smoke_store):
     for run in st.list_runs(sweep_id=prieto["sweep_id"]):
         arm = run["name"].split("/")[1]
         assert sc[arm]["ours"] == pytest.approx(st.metrics(run["run_id"])["collapse_frac"][-1])
+
+
+@pytest.mark.slow
+def test_leakage_rows_are_the_stored_attack_curves(smoke_store):
+    st = Store(smoke_store, create=False)
+    res = rp.compare(st, rp.newest(st, "leakage")["sweep_id"])
+    by_q = {r["quantity"]: r for r in res["rows"]}
+    runs = st.list_runs(sweep_id=res["sweep_id"])
+    assert len(runs) == len(rp.LEAK_SEEDS)
+    peaks, finals, tprs = [], [], []
+    for run in runs:
+        m = st.metrics(run["run_id"])
+        i = int(np.nanargmax(m["mia_auc"]))
+        peaks.append(m["mia_auc"][i])
+        finals.append(m["mia_auc"][-1])
+        tprs.append(m["mia_tpr1"][-1])
+        assert f"seed {run['seed']}: {m['mia_auc'][i]:.3f} at step {int(m['step'][i]):,}" in \
+            by_q["peak AUC over training"]["detail"]
+        # the curve rows read the AUC at the evaluated steps named
+        row = by_q["curve: AUC / TPR@1%FPR at step 10"]
+        j = int(np.flatnonzero(m["step"] == 10)[0])
+        assert f"seed {run['seed']}: {m['mia_auc'][j]:.3f} / {m['mia_tpr1'][j]:.3f}" in row["detail"]
+    assert by_q["peak AUC over training"]["ours"] == pytest.approx(float(np.median(peaks)))
+    assert by_q["AUC at the end of training"]["ours"] == pytest.approx(float(np.median(finals)))
+    assert by_q["TPR at 1% FPR: at the end"]["ours"] == pytest.approx(float(np.median(tprs)))
+    fell = sum(f < p - 0.1 for p, f in zip(peaks, finals))
+    assert by_q["AUC at the end more than 0.1 below its peak"]["ours"] == f"{fell} of {len(runs)} seeds"
+    assert all(r["published"] is None and r["agree"] is None for r in res["rows"])
 
 
 @pytest.mark.slow

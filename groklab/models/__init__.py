@@ -70,6 +70,6 @@ def build(cfg, ds: Dataset) -> Model:
         apply=lambda p, x, full=False: mlp.forward(p, x, cfg, vocab),
         neurons=lambda p, x: mlp.hidden(p, x, cfg, vocab),
         prepare=lambda x: x,
-        flops_per_example=mlp.flops_per_example(cfg, d_in, C),
+        flops_per_example=mlp.flops_per_example(cfg, d_in, C, T),
         n_classes=C,
     )

@@ -56,12 +56,27 @@ def _inputs(p: Params, x: jax.Array, cfg, vocab: int | None) -> jax.Array:
     return x.astype(jnp.float32)
 
 
+def _first_layer(p: Params, x: jax.Array, cfg, vocab: int | None) -> jax.Array:
+    """The first layer's pre-activations without its bias: ``_inputs(x) @ W_in``.
+
+    One-hot inputs select rows of W_in, so the product is computed as the sum of the T selected rows
+    (a gather, T·d_mlp adds per example) instead of a [batch, T·vocab] @ [T·vocab, d_mlp] matmul:
+    the same numbers, up to the order of a float sum, at a fraction of the FLOPs (Gromov's and Doshi's
+    quadratic MLP spend two thirds of a step in that matmul otherwise)."""
+    if cfg.input != "onehot":
+        return _inputs(p, x, cfg, vocab) @ p["W_in"]
+    W = p["W_in"]
+    h = W[x[:, 0]]
+    for t in range(1, x.shape[1]):
+        h = h + W[t * vocab + x[:, t]]
+    return h
+
+
 def hidden(p: Params, x: jax.Array, cfg, vocab: int | None) -> jax.Array:
     """Post-activation neurons of the last hidden layer: [batch, d_mlp]."""
-    h = _inputs(p, x, cfg, vocab)
     for i in range(cfg.n_layers):
         nm = "W_in" if i == 0 else f"blocks.{i}.W"
-        h = h @ p[nm]
+        h = _first_layer(p, x, cfg, vocab) if i == 0 else h @ p[nm]
         if cfg.bias:
             h = h + p[nm.replace("W", "b")]
         h = _act(cfg.act, h)
@@ -74,6 +89,11 @@ def forward(p: Params, x: jax.Array, cfg, vocab: int | None) -> jax.Array:
     return out + p["b_out"] if cfg.bias else out
 
 
-def flops_per_example(cfg, d_in: int, n_classes: int) -> float:
+def flops_per_example(cfg, d_in: int, n_classes: int, T: int | None = None) -> float:
+    """Forward FLOPs per example as computed: a one-hot first layer is T row gathers summed
+    (T·d_mlp adds, see ``_first_layer``), every other layer a matmul (2·fan_in·fan_out)."""
     widths = [d_in] + [cfg.d_mlp] * cfg.n_layers + [n_classes]
-    return float(sum(2 * a * b for a, b in zip(widths[:-1], widths[1:])))
+    flops = [2 * a * b for a, b in zip(widths[:-1], widths[1:])]
+    if cfg.input == "onehot" and T is not None:
+        flops[0] = T * cfg.d_mlp
+    return float(sum(flops))
