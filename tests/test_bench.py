@@ -61,7 +61,7 @@ def test_time_to_99_runs_cold_and_warm_in_child_processes(result):
 
 def test_time_to_99_ratio_is_slow_over_fast_and_none_when_skipped(monkeypatch):
     runs = {"a": 100.0, "b": 4.0}
-    monkeypatch.setattr(bench, "_run_child", lambda preset, ov, cache: {
+    monkeypatch.setattr(bench, "_run_child", lambda preset, ov, cache, compile_only=False: {
         "step": int(runs[preset]), "total_s": runs[preset], "budget": 1000})
     plan = bench.Plan(ttg={"slow": ("a", {}), "fast": ("b", {})})
     t = bench.time_to_99(plan)
@@ -70,6 +70,30 @@ def test_time_to_99_ratio_is_slow_over_fast_and_none_when_skipped(monkeypatch):
     plan.ttg_skip = ("slow",)
     t = bench.time_to_99(plan)
     assert "skipped" in t["slow"] and t["ratio_warm"] is None
+
+
+def test_a_train_once_entry_composes_its_warm_row_from_a_compile_only_child(monkeypatch):
+    calls = []
+
+    def child(preset, ov, cache, compile_only=False):
+        calls.append(compile_only)
+        if compile_only:
+            return {"step": None, "budget": 1000, "compile_s": 2.0, "setup_s": 1.0}
+        return {"step": 500, "budget": 1000, "compile_s": 9.0, "setup_s": 3.0, "train_s": 50.0, "total_s": 62.0}
+
+    monkeypatch.setattr(bench, "_run_child", child)
+    t = bench.time_to_99(bench.Plan(ttg={"slow": ("a", {})}, ttg_train_once=("slow",)))["slow"]
+    assert calls == [False, True]                       # trained once (cold), then compiled only (warm)
+    assert t["warm"]["composed"] and t["warm"]["step"] == 500 and t["warm"]["train_s"] == 50.0
+    assert t["warm"]["total_s"] == pytest.approx(1.0 + 2.0 + 50.0)
+    assert "composed" not in t["cold"]
+
+
+def test_ensemble_bound_is_the_ceiling_over_one_models_rate(result):
+    res = result[0]
+    for r in res["ensemble"]:
+        assert r["ceiling_bound"] == pytest.approx(res["ceiling"]["best"] / r["single_gflops"])
+        assert r["gflops"] == pytest.approx(r["single_gflops"] * r["ratio"])
 
 
 def test_json_and_markdown_are_written(result):
