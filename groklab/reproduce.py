@@ -312,6 +312,8 @@ class Experiment:
     stand_ins: tuple[str, ...] = ()     # departures that are not config fields
     paper_by_label: dict = field(default_factory=dict)   # label -> its own paper setup (as ``paper``)
     after: Callable[[Store, Outcome], None] | None = None
+    # extra tables read from the store: [{"title", "header": [str], "rows": [[str]]}] (e.g. a phase diagram)
+    tables: Callable[[Outcome], list[dict]] | None = None
 
 
 def _named(exp: str, label: str, cfg: Config) -> Config:
@@ -620,6 +622,26 @@ def _liu_points(smoke: bool) -> list[Config]:
     return [_named("liu2022", f"frac={f:g} wd={w:g}", base.replace(frac=f, wd=w)) for w in wds for f in fracs]
 
 
+def _liu_tables(out: Outcome) -> list[dict]:
+    """The phase diagram: weight decay down, training fraction across; each cell the Liu phase and, when
+    both accuracies got there, t_test − t_train (the grokking delay; small for comprehension)."""
+    cells: dict[tuple[float, float], str] = {}
+    for label in out.labels:
+        for x in out.labels[label]:
+            c, run = x["config"], x["run"]
+            if not run or not run["summary"]:
+                cells[(c["wd"], c["frac"])] = "not trained"
+                continue
+            s = run["summary"]
+            tr, te = s.get("t_train_liu"), s.get("t_test_liu")
+            cells[(c["wd"], c["frac"])] = s["phase"] + (f" ({te - tr:+,})" if tr is not None and te is not None else "")
+    wds = sorted({k[0] for k in cells})
+    fracs = sorted({k[1] for k in cells})
+    rows = [[f"{w:g}", *(cells.get((w, f), "—") for f in fracs)] for w in wds]
+    return [{"title": "Phase diagram: phase (t_test − t_train, steps) at each training fraction × weight decay",
+             "header": ["weight decay ↓ / fraction →", *(f"{f:g}" for f in fracs)], "rows": rows}]
+
+
 def _liu_compare(out: Outcome) -> list[Row]:
     phases = [r["summary"]["phase"] for label in out.labels for r in out.runs(label)]
     counts = Counter(phases)
@@ -842,7 +864,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
              f"{LIU_MODEL['lr']:g}: training fractions {', '.join(map(str, LIU_FRACS))} × weight decay "
              f"{', '.join(f'{w:g}' for w in LIU_WDS)}, one ensemble of {len(LIU_FRACS) * len(LIU_WDS)} members, "
              f"{LIU_MODEL['steps']:,} full-batch steps",
-        axes=("frac", "wd"), paper={}, points=_liu_points, compare=_liu_compare),
+        axes=("frac", "wd"), paper={}, points=_liu_points, compare=_liu_compare, tables=_liu_tables),
     Experiment(
         "pair2023", "The 24-neuron MLP's frequencies, and sparse parity", PAIR,
         "the small MLP on a+b mod 67 groks with a handful of frequencies; sparse parity generalizes too",
@@ -918,7 +940,8 @@ def compare(store: Store, sweep_ref: str) -> dict:
             "n_points": len(out.points), "command": spec.get("command", command(exp.name, out.smoke)),
             "wall_s": out.wall_s(), "machine": out.machine(), "created": out.sweep["created"],
             "load_avg": spec.get("load_avg"), "cpus": spec.get("cpus"),
-            "departures": deps, "rows": [r.to_dict() for r in rows]}
+            "departures": deps, "rows": [r.to_dict() for r in rows],
+            "tables": exp.tables(out) if exp.tables is not None else []}
 
 
 def reproduce(store: Store, name: str, *, smoke: bool = False, resume: bool = False,

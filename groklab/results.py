@@ -111,6 +111,10 @@ def render(results: list[dict]) -> str:
         for row in r["rows"]:
             lines.append("| " + " | ".join(_cell(x) for x in (row["quantity"], row["published_text"], row["ours_text"],
                                                              row["detail"], _agree(row["agree"]), row["why"])) + " |")
+        for t in r.get("tables", []):
+            lines += ["", f"**{t['title']}**", "", "| " + " | ".join(_cell(h) for h in t["header"]) + " |",
+                      "|" + "---|" * len(t["header"])]
+            lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in t["rows"]]
         sources = list(dict.fromkeys(row["published"]["source"] for row in r["rows"] if row["published"]))
         if sources:
             lines += ["", "Sources: " + " — ".join(f"{_cell(s)}." for s in sources)]

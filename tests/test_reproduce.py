@@ -154,7 +154,7 @@ def smoke_store(tmp_path_factory):
     root = tmp_path_factory.mktemp("reproduce") / "store"
     assert main(["reproduce", "doshi2023", "--smoke", "--store", str(root), "--quiet"]) == 0
     st = Store(root)
-    for name in ("nanda2023-fraction", "prieto2025", "leakage"):
+    for name in ("nanda2023-fraction", "prieto2025", "leakage", "liu2022"):
         rp.reproduce(st, name, smoke=True, report=False)
     return root
 
@@ -163,7 +163,8 @@ def smoke_store(tmp_path_factory):
 def test_smoke_reproduction_is_a_reproduce_sweep_with_every_point_done(smoke_store):
     st = Store(smoke_store, create=False)
     sweeps = rp.reproduction_sweeps(st)
-    assert sorted(s["name"] for s in sweeps) == ["doshi2023", "leakage", "nanda2023-fraction", "prieto2025"]
+    assert sorted(s["name"] for s in sweeps) == ["doshi2023", "leakage", "liu2022", "nanda2023-fraction",
+                                                     "prieto2025"]
     for s in sweeps:
         assert s["kind"] == "reproduce" and s["spec"]["smoke"] is True and s["status"] == "completed"
         assert s["spec"]["cpus"] == os.cpu_count() and s["spec"]["load_avg"] >= 0
@@ -225,6 +226,23 @@ def test_leakage_rows_are_the_stored_attack_curves(smoke_store):
 
 
 @pytest.mark.slow
+def test_phase_diagram_cells_are_the_stored_phases_and_delays(smoke_store):
+    st = Store(smoke_store, create=False)
+    res = rp.compare(st, rp.newest(st, "liu2022")["sweep_id"])
+    (table,) = res["tables"]
+    fracs = [float(h) for h in table["header"][1:]]
+    cells = {(float(row[0]), f): c for row in table["rows"] for f, c in zip(fracs, row[1:])}
+    runs = st.list_runs(sweep_id=res["sweep_id"])
+    assert len(cells) == len(runs) == len(rp.get("liu2022").points(True))
+    for run in runs:
+        s, c = run["summary"], run["config"]
+        cell = cells[(c["wd"], c["frac"])]
+        assert cell.split(" ")[0] == s["phase"]
+        if s["t_train_liu"] is not None and s["t_test_liu"] is not None:
+            assert cell.endswith(f"({s['t_test_liu'] - s['t_train_liu']:+,})")
+
+
+@pytest.mark.slow
 def test_results_page_matches_the_store(smoke_store, tmp_path, capsys):
     out = tmp_path / "docs" / "results.md"
     assert main(["results", "--store", str(smoke_store), "--out", str(out)]) == 0
@@ -232,7 +250,8 @@ def test_results_page_matches_the_store(smoke_store, tmp_path, capsys):
     st = Store(smoke_store, create=False)
     for name in ("doshi2023", "nanda2023-fraction", "prieto2025"):
         assert f"`groklab reproduce {name} --smoke`" in text and f"## {name}" in text
-    assert "`groklab reproduce liu2022`" in text            # listed as not run yet
+    assert "`groklab reproduce omnigrok-digits`" in text    # listed as not run yet
+    assert "**Phase diagram: phase" in text                 # liu2022's table
     doshi = rp.newest(st, "doshi2023")
     runs = {r["name"]: r for r in st.list_runs(sweep_id=doshi["sweep_id"])}
     for w, phase in rp.DOSHI_PHASE.items():
