@@ -200,3 +200,20 @@ def test_adamw_chain_equals_optax_adamw():
         po, pr = optax.apply_updates(po, uo), optax.apply_updates(pr, ur)
     for k in params:
         np.testing.assert_allclose(po[k], pr[k], rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("preset,kw", [("nanda2023", {}), ("nanda2023", dict(layernorm=True)),
+                                       ("nanda2023", dict(n_layers=2)), ("pair2023", {}), ("gromov2023", {})])
+def test_flops_per_example_counts_what_xla_computes(preset, kw):
+    """The benchmark's GFLOP/s divides by these counts: they must be the work the forward pass does
+    (XLA's own cost analysis of the compiled forward), not the work of the full model."""
+    small = dict(p=23, d_model=32, n_heads=4, d_mlp=64) if preset == "nanda2023" else dict(p=23)
+    cfg = resolve(preset, **{**small, **kw})
+    ds = build_dataset(cfg)
+    model = build(cfg, ds)
+    params = model.init(jax.random.PRNGKey(0))
+    x = model.prepare(jnp.asarray(ds.x[:200]))
+    cost = jax.jit(model.apply).lower(params, x).compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    ratio = cost["flops"] / (model.flops_per_example * x.shape[0])
+    assert 0.97 <= ratio <= 1.15, ratio     # XLA also counts softmax, biases and per-vocabulary projections

@@ -144,8 +144,18 @@ def mlp_activations(p: Params, tokens: jax.Array, cfg) -> jax.Array:
 
 
 def flops_per_example(cfg, T: int, n_classes: int) -> float:
-    """Forward multiply-adds x2 of the answer-position computation (for the benchmark's GFLOP/s)."""
+    """Forward multiply-adds ×2 per example of the computation ``forward`` performs (for the
+    benchmark's GFLOP/s): the last block at the answer position only, and, in block 0 without
+    LayerNorm, no Q/K/V projections per example (they are computed once per vocabulary entry and
+    position, a per-step cost of 6·(vocab + T)·d² that does not grow with the batch and is left out)."""
     d, m = cfg.d_model, cfg.d_mlp
-    per_layer_full = 2 * (3 * T * d * d + 2 * T * T * d + T * d * d + 2 * T * d * m)
-    last = 2 * (2 * T * d * d + d * d + 2 * T * d + d * d + 2 * d * m)
-    return (cfg.n_layers - 1) * per_layer_full + last + 2 * d * n_classes
+    total = 0
+    for layer in range(cfg.n_layers):
+        per_vocab = layer == 0 and not cfg.layernorm
+        if layer < cfg.n_layers - 1:
+            qkv = 0 if per_vocab else 3 * T * d * d
+            total += 2 * (qkv + 2 * T * T * d + T * d * d + 2 * T * d * m)
+        else:
+            qkv = 0 if per_vocab else 2 * T * d * d + d * d
+            total += 2 * (qkv + 2 * T * d + d * d + 2 * d * m)
+    return float(total + 2 * d * n_classes)
