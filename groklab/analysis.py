@@ -183,7 +183,7 @@ def _subject(cfg: Config) -> _Subject:
 def _token_weights(params: dict, sub: _Subject) -> np.ndarray | None:
     """Weights read per token [p, d] (both operand blocks side by side for a one-hot MLP)."""
     cfg, p = sub.cfg, sub.p
-    if cfg.model == "transformer" or cfg.input == "embed":
+    if cfg.model == "transformer" or cfg.input in ("embed", "embed-sum"):
         return params["W_E"][:p]
     if cfg.input == "onehot":
         V = sub.ds.vocab_size
@@ -197,7 +197,7 @@ def _neuron_token_weights(params: dict, sub: _Subject) -> np.ndarray | None:
     if cfg.model == "transformer":
         ov = np.einsum("hdk,hke->de", params["blocks.0.attn.W_V"], params["blocks.0.attn.W_O"])
         return (params["W_E"][:p] @ ov @ params["blocks.0.mlp.W_in"]).T
-    if cfg.input == "embed":
+    if cfg.input in ("embed", "embed-sum"):
         return (params["W_E"][:p] @ params["W_in"][:cfg.d_embed]).T
     if cfg.input == "onehot":
         return params["W_in"][:p].T
@@ -225,6 +225,8 @@ def _parity_weights(params: dict, sub: _Subject) -> np.ndarray | None:
         return parity_bit_weights(params["W_in"], n, "bits")
     if cfg.input == "onehot":
         return parity_bit_weights(params["W_in"], n, "one_hot")
+    if cfg.input == "embed-sum":         # the bits' positions are summed away: no per-bit weights
+        return None
     d = cfg.d_embed                      # embedding: the one-hot weights it amounts to, bit by bit
     W = params["W_in"].reshape(n, d, -1)
     eff = np.einsum("vd,ndh->nvh", params["W_E"][:2], W).reshape(2 * n, -1)

@@ -51,7 +51,7 @@ class Config:
     act: str = field(default="relu", metadata=_choice("relu", "gelu", "quadratic"))
     layernorm: bool = False                 # transformer: LayerNorm before attention/MLP/unembed
     tied: bool = False                      # transformer: W_U = W_E^T (restricted to the classes)
-    input: str = field(default="embed", metadata=_choice("embed", "onehot", "features"))
+    input: str = field(default="embed", metadata=_choice("embed", "embed-sum", "onehot", "features"))
     bias: bool = True                       # MLP: biases in hidden and output layers
     init_scale: float = 1.0                 # every initial weight multiplied by this (Omnigrok's alpha)
     init_std: float | None = None           # MLP: fixed init std instead of 1/sqrt(fan_in)

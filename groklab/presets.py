@@ -49,9 +49,12 @@ PRESETS: dict[str, dict] = {
     },
     "pair2023": {
         "cite": "Pearce et al. 2023, Do machine learning models memorize or generalize? (PAIR explorable)",
-        "description": "1-hidden-layer MLP, 24 ReLU neurons over a factored embedding, a+b mod 67, a<=b, 40% train",
-        "note": "AdamW lr 1e-3 wd 1, 50,000 full-batch steps as published",
-        "values": dict(task="x+y", p=67, symmetric=True, frac=0.4, model="mlp", input="embed", d_embed=32,
+        "description": "1-hidden-layer MLP, 24 ReLU neurons over a factored embedding, a+b mod 67, 40% train",
+        "note": "AdamW lr 1e-3 wd 1, 50,000 full-batch steps as published, but on all ordered pairs: measured "
+                "here, with only the pairs a <= b (PAIR's symmetric set) this model memorized by step 1,500 and "
+                "stayed at test accuracy 0.01 for 50,000 steps (3 seeds; wd 0.3-3 and lr 3e-3 alike, and with "
+                "input = embed-sum 0.07), while on all ordered pairs it generalizes near step 10,000",
+        "values": dict(task="x+y", p=67, symmetric=False, frac=0.4, model="mlp", input="embed", d_embed=32,
                        n_layers=1, d_mlp=24, act="relu", bias=True, optimizer="adamw", lr=1e-3, wd=1.0,
                        beta1=0.9, beta2=0.98, warmup=0, batch_size=None, steps=50_000, eval_every=250),
     },

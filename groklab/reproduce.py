@@ -672,7 +672,10 @@ def _pair_points(smoke: bool) -> list[Config]:
     small = dict(steps=300, eval_every=10, ckpt_per_decade=3)
     mlp = dict(p=23, **small) if smoke else {}
     par = dict(parity_n=12, n_train=300, n_test=200, d_mlp=32, **small) if smoke else {}
+    # "mlp-symmetric": PAIR's own data, only the pairs a <= b, on which this model did not generalize
+    # (groklab/presets.py, pair2023's note); kept beside the ordered-pairs runs to show it
     return ([_named("pair2023", "mlp", resolve("pair2023", **mlp, seed=s)) for s in seeds]
+            + [_named("pair2023", "mlp-symmetric", resolve("pair2023", **mlp, symmetric=True, seed=s)) for s in seeds]
             + [_named("pair2023", "parity", resolve("pair2023-parity", **par, seed=s)) for s in seeds])
 
 
@@ -715,6 +718,17 @@ def _pair_compare(out: Outcome) -> list[Row]:
             rows.append(row)
     else:
         rows.append(Row(q, PAIR_GROKS, None, "finding", why=_not_trained(out, "mlp"), label="mlp"))
+    runs = out.runs("mlp-symmetric")
+    if runs:
+        q = f"{task}, PAIR's pairs a ≤ b only: phase (Liu et al. 2022 rule)"
+        ours = _majority([r["summary"]["phase"] for r in runs])
+        row = Row(q, PAIR_GROKS, ours, "finding", agree=agrees("finding", PAIR_GROKS, ours), label="mlp-symmetric",
+                  detail="; ".join(f"seed {r['seed']}: {s['phase']}, t_mem {fmt_number(s['t_mem'], 'steps')}, "
+                                   f"final test accuracy {s['final']['test_acc']:.3f}"
+                                   for r in runs for s in [r["summary"]]))
+        if row.agree is False:
+            row.why = "; ".join(f"seed {r['seed']}: {liu_reason(r)}" for r in runs)
+        rows.append(row)
     runs = out.runs("parity")
     q = "sparse parity: generalizes (test accuracy ≥ 0.99)"
     if runs:
@@ -868,10 +882,13 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
     Experiment(
         "pair2023", "The 24-neuron MLP's frequencies, and sparse parity", PAIR,
         "the small MLP on a+b mod 67 groks with a handful of frequencies; sparse parity generalizes too",
-        plan=f"pair2023 preset (50,000 full-batch steps) and pair2023-parity preset (20,000 steps), "
-             f"{len(PAIR_SEEDS)} seeds each as two ensembles; key frequencies from the checkpoints",
+        plan=f"pair2023 preset (50,000 full-batch steps, all ordered pairs), the same on PAIR's pairs a ≤ b, and "
+             f"the pair2023-parity preset (20,000 steps), {len(PAIR_SEEDS)} seeds each as three ensembles; key "
+             f"frequencies from the checkpoints",
         axes=("name",), paper={}, points=_pair_points, compare=_pair_compare, after=_pair_after,
         paper_by_label={"mlp": dict(p=67, symmetric=True, frac=0.4, d_mlp=24, lr=1e-3, wd=1.0, steps=50_000),
+                        "mlp-symmetric": dict(p=67, symmetric=True, frac=0.4, d_mlp=24, lr=1e-3, wd=1.0,
+                                              steps=50_000),
                         "parity": dict(parity_n=30, parity_k=3, n_train=1200, lr=3e-3, beta1=0.99, beta2=0.98,
                                        steps=20_000)}),
     Experiment(

@@ -217,3 +217,19 @@ def test_flops_per_example_counts_what_xla_computes(preset, kw):
     cost = cost[0] if isinstance(cost, list) else cost
     ratio = cost["flops"] / (model.flops_per_example * x.shape[0])
     assert 0.97 <= ratio <= 1.15, ratio     # XLA also counts softmax, biases and per-vocabulary projections
+
+
+def test_embed_sum_input_is_blind_to_operand_order_and_matches_its_definition():
+    from groklab.models import mlp
+
+    cfg = resolve("pair2023", p=23, input="embed-sum", steps=1)
+    ds = build_dataset(cfg)
+    model = build(cfg, ds)
+    params = model.init(jax.random.PRNGKey(2))
+    x = jnp.asarray(ds.x)
+    np.testing.assert_allclose(np.asarray(model.apply(params, x)), np.asarray(model.apply(params, x[:, ::-1])),
+                               rtol=1e-5, atol=1e-5)
+    explicit = (params["W_E"][x[:, 0]] + params["W_E"][x[:, 1]]) @ params["W_in"]
+    np.testing.assert_allclose(np.asarray(mlp._first_layer(params, x, cfg, ds.vocab_size)), np.asarray(explicit),
+                               rtol=1e-5, atol=1e-5)
+    assert params["W_in"].shape == (cfg.d_embed, cfg.d_mlp)

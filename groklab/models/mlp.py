@@ -2,7 +2,9 @@
 quadratic-activation MLP of Gromov 2023 / Doshi et al. 2023, and Omnigrok's deep MLP.
 
 Inputs are either operand tokens, embedded by a shared W_E [vocab, d_embed] and concatenated
-("embed", PAIR's factored embedding) or one-hot encoded and concatenated ("onehot", Gromov),
+("embed", a factored embedding) or summed ("embed-sum": blind to operand order, so a model trained
+on the pairs a ≤ b of a commutative task sees every pair; PAIR's symmetric setting), or one-hot
+encoded and concatenated ("onehot", Gromov),
 or real-valued features ("features", digits). Hidden layers: W_in/b_in, then
 blocks.{i}.W/b for deeper nets, then W_out/b_out to the classes.
 """
@@ -22,6 +24,8 @@ Params = dict[str, jax.Array]
 def input_width(cfg, T: int, vocab: int | None, n_features: int | None) -> int:
     if cfg.input == "embed":
         return T * cfg.d_embed
+    if cfg.input == "embed-sum":
+        return cfg.d_embed
     if cfg.input == "onehot":
         return T * vocab
     return n_features
@@ -37,7 +41,7 @@ def init(key: jax.Array, cfg, T: int, vocab: int | None, n_features: int | None,
         return std * jax.random.normal(next(ks), shape, jnp.float32)
 
     p: Params = {}
-    if cfg.input == "embed":
+    if cfg.input in ("embed", "embed-sum"):
         p["W_E"] = nrm((vocab, cfg.d_embed), cfg.d_embed)
     names = ["W_in"] + [f"blocks.{i}.W" for i in range(1, cfg.n_layers)] + ["W_out"]
     for i, nm in enumerate(names):
@@ -51,6 +55,8 @@ def _inputs(p: Params, x: jax.Array, cfg, vocab: int | None) -> jax.Array:
     if cfg.input == "embed":
         e = p["W_E"][x]                                           # (batch, pos, d_embed)
         return e.reshape(x.shape[0], -1)
+    if cfg.input == "embed-sum":
+        return p["W_E"][x].sum(1)                                 # (batch, d_embed): order-blind
     if cfg.input == "onehot":
         return jax.nn.one_hot(x, vocab, dtype=jnp.float32).reshape(x.shape[0], -1)
     return x.astype(jnp.float32)
@@ -63,6 +69,12 @@ def _first_layer(p: Params, x: jax.Array, cfg, vocab: int | None) -> jax.Array:
     (a gather, T·d_mlp adds per example) instead of a [batch, T·vocab] @ [T·vocab, d_mlp] matmul:
     the same numbers, up to the order of a float sum, at a fraction of the FLOPs (Gromov's and Doshi's
     quadratic MLP spend two thirds of a step in that matmul otherwise)."""
+    if cfg.input == "embed-sum":     # (Σ_t W_E[x_t]) W_in = Σ_t (W_E W_in)[x_t]: project the vocabulary once
+        table = p["W_E"] @ p["W_in"]
+        h = table[x[:, 0]]
+        for t in range(1, x.shape[1]):
+            h = h + table[x[:, t]]
+        return h
     if cfg.input != "onehot":
         return _inputs(p, x, cfg, vocab) @ p["W_in"]
     W = p["W_in"]
@@ -94,6 +106,6 @@ def flops_per_example(cfg, d_in: int, n_classes: int, T: int | None = None) -> f
     (T·d_mlp adds, see ``_first_layer``), every other layer a matmul (2·fan_in·fan_out)."""
     widths = [d_in] + [cfg.d_mlp] * cfg.n_layers + [n_classes]
     flops = [2 * a * b for a, b in zip(widths[:-1], widths[1:])]
-    if cfg.input == "onehot" and T is not None:
-        flops[0] = T * cfg.d_mlp
+    if cfg.input in ("onehot", "embed-sum") and T is not None:
+        flops[0] = T * cfg.d_mlp                 # gathered rows summed (embed-sum's table is per step)
     return float(sum(flops))
