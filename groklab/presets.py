@@ -110,11 +110,14 @@ PRESETS: dict[str, dict] = {
     },
     "grokfast2024": {
         "cite": "Lee et al. 2024, Grokfast: accelerated grokking by amplifying slow gradients",
-        "description": "x*y mod 97, 50% train, 2-layer transformer, Adam without weight decay, batch 512, EMA filter",
-        "note": "set --grokfast none for the baseline, ma for the MA filter",
+        "description": "x*y mod 97, 50% train, 2-layer transformer (GELU MLP 4x128), Adam with L2 weight decay 0.005, "
+                       "batch 512, EMA filter (alpha 0.98, lamb 2)",
+        "note": "their README's EMA command (--filter ema --alpha 0.98 --lamb 2.0 --weight_decay 0.005); the baseline "
+                "is --grokfast none --wd 0, the MA filter --grokfast ma --grokfast-lamb 5 --wd 0.01. Measured here: "
+                "EMA without that weight decay stayed below 5% test accuracy for 6,000 steps",
         "values": dict(task="x*y", p=97, frac=0.5, model="transformer", n_layers=2, d_model=128, n_heads=4,
-                       d_mlp=512, layernorm=True, optimizer="adam", lr=1e-3, wd=0.0, beta1=0.9, beta2=0.98,
-                       warmup=10, batch_size=512, grokfast="ema", grokfast_alpha=0.98, grokfast_lamb=2.0,
+                       d_mlp=512, act="gelu", layernorm=True, optimizer="adam", lr=1e-3, wd=0.005, beta1=0.9,
+                       beta2=0.98, warmup=10, batch_size=512, grokfast="ema", grokfast_alpha=0.98, grokfast_lamb=2.0,
                        steps=5_000, eval_every=50),
     },
 }
