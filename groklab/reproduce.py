@@ -375,8 +375,9 @@ POWER_NEVER = "x^3+xy^2+y"
 POWER_NEVER_PUB = Published("no", f"{POWER}: x^3+xy^2+y never generalizes, even at 95% data")
 POWER_FRAC = 0.5
 # full version: a 1-layer transformer (nanda2023's) with the paper's optimizer and batch, per operator
-# (measured: x+y reaches 99% test accuracy at step 760 this way)
-POWER_MODEL = dict(p=97, frac=POWER_FRAC, batch_size=512, steps=8_000, eval_every=100)
+# (measured: x+y reaches 99% test accuracy at step 760 this way); 5,000 steps keeps the 14 runs near 15
+# minutes on 2 cores
+POWER_MODEL = dict(p=97, frac=POWER_FRAC, batch_size=512, steps=5_000, eval_every=100)
 POWER_PAPER = dict(p=97, n_layers=2, d_model=128, n_heads=4, lr=1e-3, wd=1.0, beta1=0.9, beta2=0.98, warmup=10,
                    batch_size=512, steps=100_000)
 
@@ -679,7 +680,8 @@ def _pair_points(smoke: bool) -> list[Config]:
     # "mlp-symmetric": PAIR's own data, only the pairs a <= b, on which this model did not generalize
     # (groklab/presets.py, pair2023's note); kept beside the ordered-pairs runs to show it
     return ([_named("pair2023", "mlp", resolve("pair2023", **mlp, seed=s)) for s in seeds]
-            + [_named("pair2023", "mlp-symmetric", resolve("pair2023", **mlp, symmetric=True, seed=s)) for s in seeds]
+            + [_named("pair2023", "mlp-symmetric", resolve("pair2023", **{"steps": 20_000, **mlp}, symmetric=True,
+                                                           seed=s)) for s in seeds[:1]]
             + [_named("pair2023", "parity", resolve("pair2023-parity", **par, seed=s)) for s in seeds])
 
 
@@ -888,8 +890,8 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
     Experiment(
         "pair2023", "The 24-neuron MLP's frequencies, and sparse parity", PAIR,
         "the small MLP on a+b mod 67 groks with a handful of frequencies; sparse parity generalizes too",
-        plan=f"pair2023 preset (50,000 full-batch steps, all ordered pairs), the same on PAIR's pairs a ≤ b, and "
-             f"the pair2023-parity preset (20,000 steps), {len(PAIR_SEEDS)} seeds each as three ensembles; key "
+        plan=f"pair2023 preset (50,000 full-batch steps, all ordered pairs) and the pair2023-parity preset (20,000 "
+             f"steps), {len(PAIR_SEEDS)} seeds each, and one seed on PAIR's pairs a ≤ b (20,000 steps); key "
              f"frequencies from the checkpoints",
         axes=("name",), paper={}, points=_pair_points, compare=_pair_compare, after=_pair_after,
         paper_by_label={"mlp": dict(p=67, symmetric=True, frac=0.4, d_mlp=24, lr=1e-3, wd=1.0, steps=50_000),
