@@ -34,8 +34,9 @@ PRESETS: dict[str, dict] = {
         "description": "composition in S5 (120 elements, 14,400 equations), 50% train, the 1-layer nanda2023 "
                        "transformer, AdamW lr 3e-3 wd 1, full batch",
         "note": "sized to fit 10 minutes on 2 cores: full batch memorizes every training equation (Power et al.'s "
-                "batch 512 left a few wrong after 6,000 steps); whether it generalizes in 2,000 steps is reported, "
-                "not assumed",
+                "batch 512 left a few wrong after 6,000 steps). Measured (seed 0, 2 shared cores): train accuracy "
+                "1.0 from step 105, test accuracy 0.0075 at step 2,000 (chance 0.0083): memorization, not yet "
+                "grokking; 534 s wall, 440 s user CPU",
         "values": {**_NANDA, "task": "perm-compose", "perm_n": 5, "frac": 0.5, "lr": 3e-3, "wd": 1.0, "steps": 2000,
                    "eval_every": 50},
     },
