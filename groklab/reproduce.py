@@ -433,8 +433,8 @@ def _grokfast_points(smoke: bool) -> list[Config]:
     # their README: baseline without weight decay; EMA with 0.005 and MA with 0.01 (Adam's L2 decay)
     return [_named("grokfast2024", "none", base.replace(grokfast_lamb=0.0, wd=0.0)),
             _named("grokfast2024", "ema", base),
-            _named("grokfast2024", "ma", base.replace(grokfast="ma", grokfast_lamb=5.0, steps=sm, eval_every=em, wd=0.01,
-                                                       grokfast_window=10 if smoke else 100))]
+            _named("grokfast2024", "ma", base.replace(grokfast="ma", grokfast_lamb=5.0, steps=sm, eval_every=em,
+                                                       wd=0.01, grokfast_window=10 if smoke else 100))]
 
 
 def _grokfast_compare(out: Outcome) -> list[Row]:
@@ -815,7 +815,7 @@ def _leak_compare(out: Outcome) -> list[Row]:
         Row("TPR at 1% FPR: at the end", None, med("tpr_final"), "frac",
             detail=each(lambda p: f"{p['tpr_final']:.3f}")),
     ]
-    for k, st in enumerate(LEAK_CURVE):
+    for st in LEAK_CURVE:
         pts = [(p["seed"], c) for p in per for c in p["curve"] if c[0] == st]
         if pts:
             rows.append(Row(f"curve: AUC / TPR@1%FPR at step {st:,}", None, float(np.median([c[1] for _, c in pts])),

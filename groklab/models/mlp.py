@@ -86,9 +86,11 @@ def _first_layer(p: Params, x: jax.Array, cfg, vocab: int | None) -> jax.Array:
 
 def hidden(p: Params, x: jax.Array, cfg, vocab: int | None) -> jax.Array:
     """Post-activation neurons of the last hidden layer: [batch, d_mlp]."""
+    h = _first_layer(p, x, cfg, vocab)
     for i in range(cfg.n_layers):
         nm = "W_in" if i == 0 else f"blocks.{i}.W"
-        h = _first_layer(p, x, cfg, vocab) if i == 0 else h @ p[nm]
+        if i > 0:
+            h = h @ p[nm]
         if cfg.bias:
             h = h + p[nm.replace("W", "b")]
         h = _act(cfg.act, h)
