@@ -619,8 +619,8 @@ def run_sweep(store: Store, sweep_id: str, *, backend: str = "local", address: s
 
 class _Workers:
     """Single-threaded worker processes (``python -m groklab.sweep``) that run this module's functions
-    by name: arguments and results travel pickled over the worker's pipes (our own children only;
-    the store never holds a pickle). Unlike multiprocessing's spawn, nothing re-imports the caller's
+    by name: arguments and results travel over the worker's pipes as JSON plus raw array bytes
+    (``_send``/``_recv``: nothing is ever unpickled). Unlike multiprocessing's spawn, nothing re-imports the caller's
     main script. ``call`` may be used from several threads: each call takes an idle worker."""
 
     def __init__(self, n: int):
@@ -636,18 +636,16 @@ class _Workers:
             self.idle.put(p)
 
     def call(self, fn: str, *args: Any) -> Any:
-        import pickle
-
         p = self.idle.get()
         try:
-            pickle.dump((fn, args), p.stdin)
-            p.stdin.flush()
-            ok, value = pickle.load(p.stdout)
-        except (EOFError, BrokenPipeError, pickle.UnpicklingError):
+            _send(p.stdin, [fn, list(args)])
+            ok, value = _recv(p.stdout)
+        except (EOFError, BrokenPipeError, ValueError):
             raise RuntimeError(f"sweep worker process {p.pid} died (exit code {p.poll()})") from None
         self.idle.put(p)
         if not ok:
-            raise value
+            raise ConfigError(value["message"]) if value["type"] == "ConfigError" else \
+                RuntimeError(f"sweep worker: {value['type']}: {value['message']}")
         return value
 
     def __enter__(self) -> _Workers:
@@ -665,24 +663,77 @@ class _Workers:
             p.wait()
 
 
+def _send(stream, obj: Any) -> None:
+    """One message on a pipe, without pickle: a JSON header (the structure, each numpy array replaced
+    by {"__nd__": i, dtype, shape}) followed by the arrays' raw bytes."""
+    arrays: list[np.ndarray] = []
+
+    def enc(x: Any) -> Any:
+        if isinstance(x, np.ndarray):
+            a = np.ascontiguousarray(x)
+            arrays.append(a)
+            return {"__nd__": len(arrays) - 1, "dtype": a.dtype.str, "shape": list(a.shape)}
+        if isinstance(x, np.generic):
+            return x.item()
+        if isinstance(x, dict):
+            return {str(k): enc(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [enc(v) for v in x]
+        return x
+
+    head = json.dumps(enc(obj)).encode()
+    stream.write(len(head).to_bytes(8, "little") + head)
+    for a in arrays:
+        stream.write(a.tobytes())
+    stream.flush()
+
+
+def _recv(stream) -> Any:
+    """The message ``_send`` wrote (EOFError at the end of the pipe)."""
+    def read(n: int) -> bytes:
+        b = stream.read(n)
+        if len(b) < n:
+            raise EOFError
+        return b
+
+    head = json.loads(read(int.from_bytes(read(8), "little")))
+    arrays: list = []
+
+    def walk(x: Any, visit) -> Any:
+        if isinstance(x, dict) and "__nd__" in x:
+            return visit(x)
+        if isinstance(x, dict):
+            return {k: walk(v, visit) for k, v in x.items()}
+        if isinstance(x, list):
+            return [walk(v, visit) for v in x]
+        return x
+
+    def load(d: dict) -> np.ndarray:
+        dt, shape = np.dtype(d["dtype"]), tuple(d["shape"])
+        a = np.frombuffer(read(dt.itemsize * int(np.prod(shape, dtype=np.int64))), dt).reshape(shape).copy()
+        arrays.append(a)
+        return a
+
+    return walk(head, load)     # arrays are read in the order _send wrote them (depth-first)
+
+
 def _serve() -> None:
-    """The worker loop of ``_Workers``: read (function name, args), answer (ok, result or exception)."""
-    import pickle
+    """The worker loop of ``_Workers``: read [function name, args], answer [ok, result or the error's
+    type and message]."""
     import sys
 
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr       # a stray print must not corrupt the answers
     while True:
         try:
-            fn, args = pickle.load(inp)
+            fn, args = _recv(inp)
         except EOFError:
             return
         try:
-            answer = (True, globals()[fn](*args))
+            answer = [True, globals()[fn](*args)]
         except Exception as e:  # handed to the caller, who raises it
-            answer = (False, e)
-        pickle.dump(answer, out)
-        out.flush()
+            answer = [False, {"type": type(e).__name__, "message": str(e)}]
+        _send(out, answer)
 
 
 def _run_local(store: Store, sweep_id: str, tasks: list[tuple[Task, str]], clock: _Clock) -> None:

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from groklab.cli import main
@@ -294,3 +295,24 @@ def test_a_killed_sweep_resumes_and_completes_every_point_exactly_once(tmp_path)
     completed = [r for r in runs.values() if r["status"] == "completed"]
     assert len(completed) == 6            # no point trained to completion twice
     assert sw["status"] == "completed" and sw["n_done"] == 6
+
+
+def test_worker_messages_round_trip_without_pickle():
+    import io
+
+    from groklab.sweep import _recv, _send
+
+    msg = [True, {"events": [["eval", 5, {"acc": np.arange(3, dtype=np.float32), "_alive": np.array([True, False])}]],
+                  "params": {"W": np.ones((2, 3), np.float64)}, "wall_s": np.float64(2.5), "none": None}]
+    buf = io.BytesIO()
+    _send(buf, msg)
+    assert b"pickle" not in buf.getvalue() and b"\x80\x04" not in buf.getvalue()[:2]
+    buf.seek(0)
+    ok, value = _recv(buf)
+    assert ok is True and value["wall_s"] == 2.5 and value["none"] is None
+    acc = value["events"][0][2]["acc"]
+    assert acc.dtype == np.float32 and acc.tolist() == [0.0, 1.0, 2.0]
+    assert value["events"][0][2]["_alive"].tolist() == [True, False]
+    np.testing.assert_array_equal(value["params"]["W"], np.ones((2, 3)))
+    with pytest.raises(EOFError):
+        _recv(io.BytesIO(buf.getvalue()[:-4]))       # a worker that died mid-message
