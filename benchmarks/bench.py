@@ -314,7 +314,7 @@ def machine_info() -> dict:
     return {"host": socket.gethostname(), "cpu": cpu, "cpus": os.cpu_count(), "python": platform.python_version(),
             "numpy": np.__version__, "jax": jax.__version__,
             "torch": __import__("torch").__version__ if tr is not None else None,
-            "load_before": list(os.getloadavg())}
+            "xla_flags": os.environ.get("XLA_FLAGS", ""), "load_before": list(os.getloadavg())}
 
 
 def targets(res: dict) -> list[dict]:
@@ -450,7 +450,8 @@ def markdown(res: dict) -> str:
              f"{m['host']}: {m['cpu']}, {m['cpus']} cpus; jax {m['jax']}, numpy {m['numpy']}, "
              f"torch {m['torch'] or 'not installed'}. Load average {m['load_before'][0]:.1f} before, "
              f"{m['load_after'][0]:.1f} after (over {m['cpus']} cpus: above that, other processes shared the "
-             f"machine). Benchmark took {res['bench_s']:.0f} s. Raw numbers: `{Path(res['files']['json']).name}`.", ""]
+             f"machine). XLA_FLAGS: `{m.get('xla_flags') or '(none)'}`. Benchmark took {res['bench_s']:.0f} s. "
+             f"Raw numbers: `{Path(res['files']['json']).name}`.", ""]
     for title, header, rows in tables(res):
         lines += [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(str(x) for x in row) + " |" for row in rows]

@@ -7,6 +7,18 @@ measure memorization and generalization, and read the learned algorithm out of t
 
 __version__ = "0.1.0"
 
+import os as _os
+
+# XLA's CPU backend routes dots through YNNPACK fusions by default in jaxlib 0.10; on 2-core AMD EPYC
+# they ran the nanda2023 step at 48 ms with them off vs 55-59 ms on (and the mlp-wide step 39-43 vs
+# 45-46 ms), measured with `groklab bench`'s step timing. groklab turns them off unless XLA_FLAGS
+# already names the flag or GROKLAB_XLA_DEFAULTS=0. XLA reads XLA_FLAGS when its backend starts,
+# so this holds as long as nothing ran on JAX before groklab was imported.
+XLA_DEFAULT_FLAGS = "--xla_cpu_experimental_ynn_fusion_type="
+if _os.environ.get("GROKLAB_XLA_DEFAULTS", "1") != "0" and \
+        "xla_cpu_experimental_ynn_fusion_type" not in _os.environ.get("XLA_FLAGS", ""):
+    _os.environ["XLA_FLAGS"] = (_os.environ.get("XLA_FLAGS", "") + " " + XLA_DEFAULT_FLAGS).strip()
+
 from groklab.config import Config, from_dict, resolve  # noqa: E402
 from groklab.errors import ConfigError, GroklabError, StoreError  # noqa: E402
 

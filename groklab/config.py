@@ -76,6 +76,8 @@ class Config:
     steps: int = 10_000                     # optimizer updates
     batch_size: int | None = None           # None: full batch
     eval_every: int = 100                   # evaluate every k steps (plus a log-spaced early grid)
+    eval_per_decade: int = 20               # evaluations per decade on that log grid (0: none; checkpoints
+                                            # are always evaluated)
     ckpt_per_decade: int = 10               # checkpoints per decade of steps (log grid) plus the last
     seed: int = 0                           # initialisation and minibatch order
     device: str = field(default="auto", metadata=_choice("auto", "cpu", "cuda"))
@@ -189,6 +191,7 @@ def validate(c: Config) -> Config:
     _check(c.steps <= 10_000_000, f"steps: must be at most 10000000, got {c.steps}")
     _check(c.batch_size is None or c.batch_size >= 1, f"batch_size: must be >= 1 or none, got {c.batch_size}")
     _check(c.eval_every >= 1, f"eval_every: must be >= 1, got {c.eval_every}")
+    _check(0 <= c.eval_per_decade <= 1000, f"eval_per_decade: must be in [0, 1000], got {c.eval_per_decade}")
     _check(1 <= c.ckpt_per_decade <= 1000, f"ckpt_per_decade: must be in [1, 1000], got {c.ckpt_per_decade}")
     _check(0 <= c.seed < 2**32, f"seed: must be in [0, 2^32), got {c.seed}")
     _check(c.data_seed is None or 0 <= c.data_seed < 2**32, f"data_seed: must be in [0, 2^32), got {c.data_seed}")

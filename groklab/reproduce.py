@@ -903,7 +903,8 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
         "leakage", "Membership-inference leakage across grokking", LEAK_SRC,
         "none published: how much a loss-threshold attack learns about the training set as a model memorizes, "
         "then generalizes",
-        plan=f"nanda2023-fast preset (the nanda2023 transformer on a+b mod 113, 30% data, AdamW lr 3e-3 wd 5, "
+        plan=f"nanda2023-fast preset (the nanda2023 transformer on a+b mod 113, 30% data, AdamW lr 1e-2 wd 3 "
+             f"betas (0.9, 0.999), init scale 0.5, "
              f"800 full-batch steps, evaluated every 10), {len(LEAK_SEEDS)} seeds as one ensemble; the attack's AUC "
              f"and TPR at 1% FPR over all p² examples at every evaluation",
         axes=("seed",), paper={}, points=_leak_points, compare=_leak_compare),

@@ -50,7 +50,7 @@ def build(cfg, ds: Dataset) -> Model:
             apply=lambda p, x, full=False: transformer.forward(p, x, cfg, C, full=full),
             neurons=lambda p, x: transformer.mlp_activations(p, x, cfg),
             prepare=prepare,
-            flops_per_example=transformer.flops_per_example(cfg, T, C),
+            flops_per_example=transformer.flops_per_example(cfg, T, C, V + 1),
             n_classes=C,
         )
     if ds.is_tokens and cfg.input == "features":

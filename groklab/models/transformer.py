@@ -73,45 +73,64 @@ def _unembed(p: Params, cfg, x: jax.Array, n_classes: int) -> jax.Array:
     return x @ W_U
 
 
+def _attention(p: Params, b: str, x: jax.Array, tokens: jax.Array, cfg, per_vocab: bool,
+               last_only: bool) -> jax.Array:
+    """Causal attention output of block ``b``: (batch, q, d_model), q = 1 if ``last_only`` else pos.
+
+    ``per_vocab`` (block 0 without LayerNorm): Q/K/V of (token, position) pairs are projected once
+    per vocabulary entry and gathered. With one block and the answer query alone, q depends on the
+    last token only and k_s on (token_s, s), so every score is an entry of a (pos, vocab, vocab,
+    head) table made by one small matmul, and each example gathers its scores from it.
+    """
+    B, T = tokens.shape
+    h, d = cfg.n_heads, cfg.d_model
+    dh = d // h
+    W_O = p[b + "attn.W_O"]
+    if per_vocab:
+        def proj(w):                                              # (vocab rows, pos rows) -> (.., head, d_head)
+            W = p[b + "attn." + w]
+            return jnp.einsum("vd,hdk->vhk", p["W_E"], W), jnp.einsum("td,hdk->thk", p["W_pos"][:T], W)
+        (qE, qP), (kE, kP), (vE, vP) = proj("W_Q"), proj("W_K"), proj("W_V")
+        V = p["W_E"].shape[0]
+        if last_only and _score_table_fits(V, T, h):
+            K = kE[None] + kP[:, None]                            # (pos, vocab, head, d_head)
+            table = jnp.einsum("uhk,svhk->suvh", qE + qP[-1], K) / math.sqrt(dh)
+            idx = (jnp.arange(T)[None, :] * V + tokens[:, -1:]) * V + tokens
+            attn = jax.nn.softmax(table.reshape(T * V * V, h)[idx], axis=1)   # (batch, src, head)
+            z = sum(attn[:, s, :, None] * (vE[tokens[:, s]] + vP[s]) for s in range(T))   # (batch, head, d_head)
+            return (z.reshape(B, d) @ W_O.reshape(d, d))[:, None]
+        k = kE[tokens] + kP                                       # (batch, pos, head, d_head)
+        v = vE[tokens] + vP
+        q = (qE[tokens[:, -1]] + qP[-1])[:, None] if last_only else qE[tokens] + qP
+    else:
+        k = jnp.einsum("bpd,hdk->bphk", x, p[b + "attn.W_K"])
+        v = jnp.einsum("bpd,hdk->bphk", x, p[b + "attn.W_V"])
+        q = jnp.einsum("bpd,hdk->bphk", x[:, -1:] if last_only else x, p[b + "attn.W_Q"])
+    scores = jnp.einsum("bqhk,bshk->bhqs", q, k) / math.sqrt(dh)  # (batch, head, q, src)
+    mask = jnp.tril(jnp.ones((T, T), bool))
+    scores = jnp.where((mask[-1:] if last_only else mask)[None, None], scores, -jnp.inf)
+    z = jnp.einsum("bhqs,bshk->bqhk", jax.nn.softmax(scores, axis=-1), v)   # (batch, q, head, d_head)
+    return jnp.einsum("bqhk,hkd->bqd", z, W_O)
+
+
+def _score_table_fits(vocab: int, T: int, heads: int) -> bool:
+    """The score table of a one-block model is used while it stays small (≤ 4M entries)."""
+    return T * vocab * vocab * heads <= 4_000_000
+
+
 def forward(p: Params, tokens: jax.Array, cfg, n_classes: int, full: bool = False) -> jax.Array:
     """Logits at the last position.  tokens: int [batch, pos] (the '=' token included).
 
     Returns [batch, n_classes]. With ``full`` every position runs through every layer.
     """
-    B, T = tokens.shape
-    h, d = cfg.n_heads, cfg.d_model
-    dh = d // h
+    T = tokens.shape[1]
     resid = p["W_E"][tokens] + p["W_pos"][:T]                     # (batch, pos, d_model)
-    mask = jnp.tril(jnp.ones((T, T), bool))
     for layer in range(cfg.n_layers):
         b = f"blocks.{layer}."
         last_only = (layer == cfg.n_layers - 1) and not full
         x = _ln(p, b + "ln1", resid, cfg.layernorm)
-        if layer == 0 and not cfg.layernorm and not full:
-            # Q/K/V of (token, position) pairs: project the vocabulary once, then gather.
-            def proj(w, b=b):                                     # (vocab+pos rows) -> (.., head, d_head)
-                W = p[b + "attn." + w]
-                return jnp.einsum("vd,hdk->vhk", p["W_E"], W), jnp.einsum("td,hdk->thk", p["W_pos"][:T], W)
-            (kE, kP), (vE, vP) = proj("W_K"), proj("W_V")
-            k = kE[tokens] + kP                                   # (batch, pos, head, d_head)
-            v = vE[tokens] + vP
-            if last_only:
-                qE, qP = proj("W_Q")
-                q = (qE[tokens[:, -1]] + qP[-1])[:, None]         # (batch, 1, head, d_head)
-            else:
-                qE, qP = proj("W_Q")
-                q = qE[tokens] + qP
-        else:
-            k = jnp.einsum("bpd,hdk->bphk", x, p[b + "attn.W_K"])
-            v = jnp.einsum("bpd,hdk->bphk", x, p[b + "attn.W_V"])
-            xq = x[:, -1:] if last_only else x
-            q = jnp.einsum("bpd,hdk->bphk", xq, p[b + "attn.W_Q"])
-        scores = jnp.einsum("bqhk,bshk->bhqs", q, k) / math.sqrt(dh)  # (batch, head, q, src)
-        m = mask[-1:] if last_only else mask
-        scores = jnp.where(m[None, None], scores, -jnp.inf)
-        attn = jax.nn.softmax(scores, axis=-1)
-        z = jnp.einsum("bhqs,bshk->bqhk", attn, v)                 # (batch, q, head, d_head)
-        attn_out = jnp.einsum("bqhk,hkd->bqd", z, p[b + "attn.W_O"])
+        attn_out = _attention(p, b, x, tokens, cfg, per_vocab=layer == 0 and not cfg.layernorm and not full,
+                              last_only=last_only)
         resid = (resid[:, -1:] if last_only else resid) + attn_out
         x = _ln(p, b + "ln2", resid, cfg.layernorm)
         hidden = _act(cfg.act, x @ p[b + "mlp.W_in"] + p[b + "mlp.b_in"])   # (batch, q, d_mlp)
@@ -143,11 +162,12 @@ def mlp_activations(p: Params, tokens: jax.Array, cfg) -> jax.Array:
     raise AssertionError("unreachable")
 
 
-def flops_per_example(cfg, T: int, n_classes: int) -> float:
+def flops_per_example(cfg, T: int, n_classes: int, d_vocab: int | None = None) -> float:
     """Forward multiply-adds ×2 per example of the computation ``forward`` performs (for the
     benchmark's GFLOP/s): the last block at the answer position only, and, in block 0 without
     LayerNorm, no Q/K/V projections per example (they are computed once per vocabulary entry and
-    position, a per-step cost of 6·(vocab + T)·d² that does not grow with the batch and is left out)."""
+    position, a per-step cost of 6·(vocab + T)·d² that does not grow with the batch and is left out);
+    with one such block the scores are gathered from a table (a per-step T·vocab²·d cost, left out)."""
     d, m = cfg.d_model, cfg.d_mlp
     total = 0
     for layer in range(cfg.n_layers):
@@ -157,5 +177,6 @@ def flops_per_example(cfg, T: int, n_classes: int) -> float:
             total += 2 * (qkv + 2 * T * T * d + T * d * d + 2 * T * d * m)
         else:
             qkv = 0 if per_vocab else 2 * T * d * d + d * d
-            total += 2 * (qkv + 2 * T * d + d * d + 2 * d * m)
+            table = per_vocab and d_vocab is not None and _score_table_fits(d_vocab, T, cfg.n_heads)
+            total += 2 * (qkv + (1 if table else 2) * T * d + d * d + 2 * d * m)
     return float(total + 2 * d * n_classes)

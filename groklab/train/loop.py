@@ -29,7 +29,7 @@ from groklab.train import losses, optim
 
 _CACHE = os.environ.get("GROKLAB_JAX_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "groklab", "jax"))
 jax.config.update("jax_compilation_cache_dir", _CACHE)
-jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
@@ -42,8 +42,11 @@ def log_grid(steps: int, per_decade: int) -> list[int]:
     return sorted({0, steps, *map(int, grid)})
 
 
-def eval_schedule(steps: int, every: int, per_decade: int = 20) -> list[int]:
-    return sorted(set(range(0, steps + 1, every)) | set(log_grid(steps, per_decade)) | {steps})
+def eval_schedule(steps: int, every: int, per_decade: int = 20, also: set[int] | frozenset = frozenset()) -> list[int]:
+    """Evaluation steps: every ``every``, a log grid of ``per_decade`` (0: none), the last, and ``also``
+    (the checkpoint steps: a checkpoint is written at an evaluation)."""
+    grid = set(log_grid(steps, per_decade)) if per_decade > 0 else {0}
+    return sorted(set(range(0, steps + 1, every)) | grid | {steps} | set(also))
 
 
 def pick_device(name: str):
@@ -138,8 +141,8 @@ class Trainer:
         self.data = _stack_members(configs, self.datasets, self.model)
         self.E = len(configs)
         self.full_batch = cfg.batch_size is None or cfg.batch_size >= self.data.train_idx.shape[1]
-        self.schedule = eval_schedule(cfg.steps, cfg.eval_every)
         self.ckpt_steps = set(log_grid(cfg.steps, cfg.ckpt_per_decade))
+        self.schedule = eval_schedule(cfg.steps, cfg.eval_every, cfg.eval_per_decade, self.ckpt_steps)
         self.compile_s = 0.0
         self._build_fns()
 
