@@ -81,6 +81,9 @@ class Plan:
     # ttg entries trained once (cold cache); their warm row times a fresh process's set-up and compilation
     # with the warm cache and adds the cold run's training time (the loop does not depend on the cache)
     ttg_train_once: tuple[str, ...] = ("nanda2023",)
+    # (d'): the first step model timed again in a child process started with XLA's own CPU defaults
+    # (GROKLAB_XLA_DEFAULTS=0), against this process (groklab's XLA_FLAGS)
+    xla_compare: bool = True
     quick: bool = False
 
     @classmethod
@@ -201,6 +204,35 @@ def step_speed(name: str, preset: str, overrides: dict, plan: Plan, ceiling: flo
     out["torch_steps_s"] = max(rates)
     out["ratio"] = g["steps_s"] / out["torch_steps_s"]
     return out
+
+
+def _rate_child(preset: str, overrides: dict, chunk: int, reps: int, env: dict) -> dict:
+    code = (f"import json, sys; sys.path.insert(0, {str(REPO)!r}); from benchmarks.bench import _trainer, "
+            f"groklab_rate; import os; "
+            f"r = groklab_rate(_trainer({preset!r}, json.loads({json.dumps(overrides)!r})), {chunk}, {reps}); "
+            f"print('BENCH ' + json.dumps({{**r, 'xla_flags': os.environ.get('XLA_FLAGS', '')}}))")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH ")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"step-rate child for {preset} failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
+    return json.loads(lines[-1][6:])
+
+
+def xla_defaults(plan: Plan, steps: list[dict]) -> dict:
+    """The first step model with groklab's XLA_FLAGS (this process's row) vs XLA's own CPU defaults
+    (a child process with GROKLAB_XLA_DEFAULTS=0 and the user's XLA_FLAGS minus groklab's)."""
+    import groklab
+
+    name, (preset, overrides) = next(iter(plan.step_models.items()))
+    mine = next(r for r in steps if r["model"] == name)
+    user = os.environ.get("XLA_FLAGS", "").replace(groklab.XLA_DEFAULT_FLAGS, "").strip()
+    env = {**os.environ, "GROKLAB_XLA_DEFAULTS": "0", "XLA_FLAGS": user}
+    _log(f"steps: {name} groklab with XLA's default flags (child process)")
+    _settle()
+    other = _rate_child(preset, overrides, plan.chunk, plan.reps, env)
+    return {"model": name, "groklab_flags": os.environ.get("XLA_FLAGS", ""), "default_flags": other["xla_flags"],
+            "groklab_steps_s": mine["groklab_steps_s"], "default_steps_s": other["steps_s"],
+            "ratio": mine["groklab_steps_s"] / other["steps_s"]}
 
 
 # ---------------------------------------------------------------------------------------------- (c)
@@ -349,6 +381,8 @@ def run(plan: Plan, out_dir: Path | None = None) -> dict:
     write(res, out_dir)
     res["steps"] = [step_speed(name, preset, ov, plan, res["ceiling"]["best"])
                     for name, (preset, ov) in plan.step_models.items()]
+    if plan.xla_compare:
+        res["xla_defaults"] = xla_defaults(plan, res["steps"])
     write(res, out_dir)
     res["ensemble"] = ensemble_speed(plan)
     write(res, out_dir)
@@ -402,6 +436,12 @@ def tables(res: dict) -> list[tuple[str, list[str], list[list[str]]]]:
                   _f(r["torch_steps_s"], ".1f") if res["machine"]["torch"] else "no torch",
                   _f(r["ratio"], ".2f"), _f(r["gflops"], ".0f"), _f(r["ceiling_frac"], ".0%")]
                  for r in res["steps"]]))
+    x = res.get("xla_defaults")
+    if x:
+        out.append(("(d') groklab's XLA flags vs XLA's CPU defaults, same step",
+                    ["model", "groklab flags", "steps/s", "XLA defaults", "steps/s", "ratio"],
+                    [[x["model"], f"`{x['groklab_flags'] or '(none)'}`", _f(x["groklab_steps_s"], ".1f"),
+                      f"`{x['default_flags'] or '(none)'}`", _f(x["default_steps_s"], ".1f"), _f(x["ratio"], ".2f")]]))
     out.append(("(c) ensembles of pair2023 MLPs",
                 ["E", "model-steps/s", "one at a time", "ratio", "GFLOP/s", "of ceiling", "ceiling / one model"],
                 [[str(r["E"]), _f(r["model_steps_s"], ".0f"), _f(r["one_at_a_time_steps_s"], ".0f"),

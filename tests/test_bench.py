@@ -44,6 +44,17 @@ def test_step_speeds_are_positive_with_a_ceiling_fraction(result):
             assert r["torch_steps_s"] > 0 and r["ratio"] > 0
 
 
+def test_xla_defaults_row_times_the_same_step_in_a_child_without_groklabs_flag(result):
+    import groklab
+
+    x = result[0]["xla_defaults"]
+    assert x["model"] == "nanda2023" and x["groklab_steps_s"] > 0 and x["default_steps_s"] > 0
+    assert groklab.XLA_DEFAULT_FLAGS in x["groklab_flags"]
+    assert groklab.XLA_DEFAULT_FLAGS not in x["default_flags"]
+    assert x["ratio"] == pytest.approx(x["groklab_steps_s"] / x["default_steps_s"])
+    assert "(d') groklab's XLA flags" in (result[1] / "latest-quick.md").read_text()
+
+
 def test_ensemble_rows_compare_against_the_single_model(result):
     rows = result[0]["ensemble"]
     assert [r["E"] for r in rows] == [1, 2]
