@@ -10,10 +10,10 @@ __version__ = "0.1.0"
 import os as _os
 
 # XLA's CPU backend routes dots through YNNPACK fusions by default in jaxlib 0.10; on 2-core AMD EPYC
-# they ran the nanda2023 step at 48 ms with them off vs 55-59 ms on (and the mlp-wide step 39-43 vs
-# 45-46 ms), measured with `groklab bench`'s step timing. groklab turns them off unless XLA_FLAGS
-# already names the flag or GROKLAB_XLA_DEFAULTS=0. XLA reads XLA_FLAGS when its backend starts,
-# so this holds as long as nothing ran on JAX before groklab was imported.
+# the nanda2023 step ran 1.26x faster with them off (`groklab bench`, row (d'): 23.2 vs 18.4 steps/s).
+# groklab turns them off unless XLA_FLAGS already names the flag or GROKLAB_XLA_DEFAULTS=0. XLA reads
+# XLA_FLAGS when its backend starts, so this holds as long as nothing ran on JAX before groklab was
+# imported.
 XLA_DEFAULT_FLAGS = "--xla_cpu_experimental_ynn_fusion_type="
 if _os.environ.get("GROKLAB_XLA_DEFAULTS", "1") != "0" and \
         "xla_cpu_experimental_ynn_fusion_type" not in _os.environ.get("XLA_FLAGS", ""):

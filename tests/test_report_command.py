@@ -69,8 +69,11 @@ def test_run_report_default_path(runs, capsys):
 
 def test_prefix_and_name_resolve_and_out_goes_anywhere(runs, capsys, tmp_path):
     out = tmp_path / "deep" / "dir" / "mine.html"
-    rc, text, err = report(capsys, runs["good"][:9], "--store", str(runs["root"]), "--out", str(out), "--json")
+    rc, text, err = report(capsys, runs["good"][:-1], "--store", str(runs["root"]), "--out", str(out), "--json")
     assert rc == 0, err
+    # a prefix shared by several runs is named as ambiguous, not as missing
+    rc2, _, err2 = report(capsys, "r", "--store", str(runs["root"]))
+    assert rc2 == 2 and "matches 3 runs" in err2 and "Traceback" not in err2
     assert json.loads(text)["path"] == str(out) and out.is_file()
     assert write_run_report(runs["store"], "bare run") == runs["store"].run_dir(runs["bare"]) / "report.html"
 
