@@ -77,11 +77,10 @@ class Progress:
         alive = m["_alive"]
         pick = lambda k: float(m[k][alive].mean()) if alive.any() else float("nan")  # noqa: E731
         rate = ev["step"] / ev["elapsed"] if ev["elapsed"] > 0 else 0.0
-        left = (ev["steps"] - ev["step"]) / rate if rate > 0 else float("nan")
+        speed = f"{rate:,.0f} steps/s  {(ev['steps'] - ev['step']) / rate:,.0f}s left" if rate > 0 else "starting"
         who = f"{ev['n']} members, mean " if ev["n"] > 1 else ""
         line = (f"step {ev['step']:>7}/{ev['steps']}  {who}train acc {pick('train_acc'):.3f} loss "
-                f"{pick('train_loss'):.3g}  test acc {pick('test_acc'):.3f} loss {pick('test_loss'):.3g}  "
-                f"{rate:,.0f} steps/s  {left:,.0f}s left")
+                f"{pick('train_loss'):.3g}  test acc {pick('test_acc'):.3f} loss {pick('test_loss'):.3g}  {speed}")
         if self.tty:
             sys.stderr.write("\r\x1b[2K" + line + ("\n" if done else ""))
         else:

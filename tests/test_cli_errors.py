@@ -168,3 +168,19 @@ def test_interrupted_run_without_checkpoints_says_so(store_with_a_run, capsys):
     rc, err = run_cli(["train", "--resume", rid, "--store", str(store_with_a_run)], capsys)
     assert_user_error(rc, err, "no complete checkpoint")
     assert st.get_run(rid)["status"] == "interrupted"
+
+
+def test_progress_line_at_step_zero_says_starting_not_nan(capsys):
+    import numpy as np
+
+    from groklab.cli import Progress
+
+    m = {k: np.array([0.5]) for k in ("train_acc", "train_loss", "test_acc", "test_loss")}
+    m["_alive"] = np.array([True])
+    pr = Progress(True)
+    pr({"step": 0, "steps": 100, "elapsed": 0.0, "metrics": m, "n": 1})
+    pr.last = -1e9
+    pr({"step": 50, "steps": 100, "elapsed": 2.0, "metrics": m, "n": 1})
+    first, second = capsys.readouterr().err.strip().splitlines()
+    assert "starting" in first and "nan" not in first
+    assert "25 steps/s  2s left" in second
