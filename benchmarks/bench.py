@@ -206,16 +206,22 @@ def step_speed(name: str, preset: str, overrides: dict, plan: Plan, ceiling: flo
     return out
 
 
-def _rate_child(preset: str, overrides: dict, chunk: int, reps: int, env: dict) -> dict:
-    code = (f"import json, sys; sys.path.insert(0, {str(REPO)!r}); from benchmarks.bench import _trainer, "
-            f"groklab_rate; import os; "
-            f"r = groklab_rate(_trainer({preset!r}, json.loads({json.dumps(overrides)!r})), {chunk}, {reps}); "
-            f"print('BENCH ' + json.dumps({{**r, 'xla_flags': os.environ.get('XLA_FLAGS', '')}}))")
+def child_rate(preset: str, overrides: dict, chunk: int, reps: int) -> dict:
+    """``groklab_rate`` of one model, with the XLA_FLAGS this process started with (run by ``_child``)."""
+    return {**groklab_rate(_trainer(preset, overrides), chunk, reps), "xla_flags": os.environ.get("XLA_FLAGS", "")}
+
+
+def _child(fn: str, args: tuple, env: dict, what: str) -> dict:
+    """Run ``benchmarks.bench.<fn>(*args)`` in a fresh Python with ``env``; its JSON result and wall time."""
+    code = (f"import json, sys; sys.path.insert(0, {str(REPO)!r}); from benchmarks import bench; "
+            f"print('BENCH ' + json.dumps(bench.{fn}(*json.loads({json.dumps(args)!r}))))")
+    t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH ")]
     if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"step-rate child for {preset} failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
-    return json.loads(lines[-1][6:])
+        raise RuntimeError(f"{what} child failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
+    return {**json.loads(lines[-1][6:]), "process_s": wall}
 
 
 def xla_defaults(plan: Plan, steps: list[dict]) -> dict:
@@ -229,7 +235,7 @@ def xla_defaults(plan: Plan, steps: list[dict]) -> dict:
     env = {**os.environ, "GROKLAB_XLA_DEFAULTS": "0", "XLA_FLAGS": user}
     _log(f"steps: {name} groklab with XLA's default flags (child process)")
     _settle()
-    other = _rate_child(preset, overrides, plan.chunk, plan.reps, env)
+    other = _child("child_rate", (preset, overrides, plan.chunk, plan.reps), env, f"step rate of {name}")
     return {"model": name, "groklab_flags": os.environ.get("XLA_FLAGS", ""), "default_flags": other["xla_flags"],
             "groklab_steps_s": mine["groklab_steps_s"], "default_steps_s": other["steps_s"],
             "ratio": mine["groklab_steps_s"] / other["steps_s"]}
@@ -291,17 +297,8 @@ def time_to_gen(preset: str, overrides: dict, compile_only: bool = False) -> dic
 
 
 def _run_child(preset: str, overrides: dict, cache: str, compile_only: bool = False) -> dict:
-    env = {**os.environ, "GROKLAB_JAX_CACHE": cache}
-    code = (f"import json, sys; sys.path.insert(0, {str(REPO)!r}); from benchmarks.bench import time_to_gen; "
-            f"print('BENCH ' + json.dumps(time_to_gen({preset!r}, json.loads({json.dumps(overrides)!r}), "
-            f"{compile_only!r})))")
-    t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH ")]
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"time-to-99% child for {preset} failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
-    return {**json.loads(lines[-1][6:]), "process_s": wall}
+    return _child("time_to_gen", (preset, overrides, compile_only), {**os.environ, "GROKLAB_JAX_CACHE": cache},
+                  f"time-to-99% of {preset}")
 
 
 def time_to_99(plan: Plan) -> dict:

@@ -14,3 +14,7 @@ class ConfigError(GroklabError, ValueError):
 
 class StoreError(GroklabError):
     """The run store cannot do what was asked (missing run, corrupt file, unsafe path)."""
+
+
+class AmbiguousRefError(StoreError):
+    """A run id prefix that matches more than one run."""

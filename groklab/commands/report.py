@@ -19,7 +19,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from groklab.errors import ConfigError, StoreError
+from groklab.errors import AmbiguousRefError, ConfigError, StoreError
 from groklab.store import Store
 from groklab.store.catalog import RUN_ID
 
@@ -172,18 +172,20 @@ def write_sweep_report(store: Store | str | os.PathLike | None, sweep_id: str, o
 # ---------------------------------------------------------------------------------------------- command
 def _kind(store: Store, ref: str) -> str:
     """'run' or 'sweep': exact ids first, then prefixes and names; a name shared by both is an error."""
-    run_err = ""
+    ambiguous = None
     try:
         rid = store.resolve(ref)
-    except StoreError as e:
-        rid, run_err = None, str(e)
+    except AmbiguousRefError as e:
+        rid, ambiguous = None, e
+    except StoreError:
+        rid = None
     try:
         sid = store.get_sweep(ref)["sweep_id"]
     except StoreError:
         sid = None
     if rid is None and sid is None:
-        if "give more of the id" in run_err:    # an ambiguous prefix, not a missing run
-            raise StoreError(f"report: {run_err}")
+        if ambiguous is not None:
+            raise StoreError(f"report: {ambiguous}")
         raise StoreError(f"report: no run or sweep {ref!r} in {store.root} (see `groklab runs`, `groklab sweeps`)")
     if rid is not None and sid is not None and ref not in (rid, sid):
         raise StoreError(f"report: {ref!r} names both run {rid} and sweep {sid}; give the id")

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from groklab.errors import StoreError
+from groklab.errors import AmbiguousRefError, StoreError
 from groklab.store.files import read_tensors, write_tensors
 
 RUN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -362,7 +362,7 @@ class Store:
             if len(rows) == 1:
                 return rows[0][0]
             if len(rows) > 1:
-                raise StoreError(f"run: {ref!r} matches {len(rows)} runs; give more of the id")
+                raise AmbiguousRefError(f"run: {ref!r} matches {len(rows)} runs; give more of the id")
         rows = self.conn.execute("SELECT run_id FROM runs WHERE name = ? ORDER BY created DESC, rowid DESC",
                                  (ref,)).fetchall()
         if rows:
