@@ -4,7 +4,7 @@
 
 (a) ceiling   float32 GFLOP/s of large matmuls with numpy (OpenBLAS), JAX/XLA and PyTorch.
 (b) steps     full-batch steps/s of nanda2023, pair2023 and a wide embedding MLP as groklab trains
-              them (the jitted loop ``Trainer._run`` on chunks of steps, after compile) against the
+              them (the jitted loop ``Trainer.run_steps`` on chunks of steps, after compile) against the
               plain PyTorch loop of ``torch_reference.py``, one model at a time.
 (c) ensemble  model-steps/s of E pair2023 MLPs trained as one batched program, against E times
               the single model's time (running them one after another), with the most any batching
@@ -164,15 +164,15 @@ def groklab_rate(trainer, chunk: int, reps: int) -> dict:
     import jax
     import jax.numpy as jnp
 
-    data = trainer._device_data()
+    data = trainer.device_data()
     params, opt_state = trainer.init_state()
-    params, opt_state = trainer._run(params, opt_state, data, jnp.int32(0), jnp.int32(chunk))
+    params, opt_state = trainer.run_steps(params, opt_state, data, jnp.int32(0), jnp.int32(chunk))
     jax.block_until_ready(params)
     _settle()
     best = np.inf
     for r in range(reps):
         t0 = time.perf_counter()
-        params, opt_state = trainer._run(params, opt_state, data, jnp.int32(chunk * (r + 1)), jnp.int32(chunk))
+        params, opt_state = trainer.run_steps(params, opt_state, data, jnp.int32(chunk * (r + 1)), jnp.int32(chunk))
         jax.block_until_ready(params)
         best = min(best, time.perf_counter() - t0)
     return {"steps_s": trainer.E * chunk / best, "step_ms": 1e3 * best / chunk}
@@ -283,9 +283,9 @@ def time_to_gen(preset: str, overrides: dict, compile_only: bool = False) -> dic
     trainer = Trainer([cfg])
     hit: dict = {}
 
-    def on_eval(step: int, m: dict) -> None:
-        if not hit and m["test_acc"][0] >= cfg.acc_threshold:
-            hit.update(step=step, t=time.perf_counter())
+    def on_eval(ev) -> None:
+        if not hit and ev.metrics["test_acc"][0] >= cfg.acc_threshold:
+            hit.update(step=ev.step, t=time.perf_counter())
 
     t_fit = time.perf_counter()
     out = trainer.fit(on_eval, stop=lambda: bool(hit) or compile_only)

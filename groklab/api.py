@@ -23,10 +23,11 @@ import numpy as np
 
 from groklab.config import Config, from_dict
 from groklab.errors import ConfigError, StoreError
-from groklab.measure import doshi_phase, summarize_curves
+from groklab.measure import summarize
 from groklab.store import Store
 from groklab.store.catalog import write_error
 from groklab.store.files import read_tensors
+from groklab.train.ensemble import Evaluation, Stacked
 
 ProgressFn = Callable[[dict], None]
 FINISHED = ("completed", "diverged")    # run statuses that resume leaves alone
@@ -34,9 +35,26 @@ FINISHED = ("completed", "diverged")    # run statuses that resume leaves alone
 
 @dataclass
 class TrainResult:
+    """A trained ensemble: one group of runs in the store, member e being run ``run_ids[e]``."""
+
+    group_id: str
     run_ids: list[str]
-    summaries: list[dict]
-    params: list[dict[str, np.ndarray]]   # final parameters of each member (host arrays)
+    summaries: list[dict]          # each member's summary (its status: completed or diverged)
+    stacked: Stacked               # final parameters, leading member axis
+
+    @property
+    def alive(self) -> np.ndarray:
+        """[E] bool: members that finished with finite losses."""
+        return np.array([s["status"] != "diverged" for s in self.summaries])
+
+    @property
+    def params(self) -> list[dict[str, np.ndarray]]:
+        """Each member's final parameters (``stacked.member(e)`` for every e)."""
+        return [self.stacked.member(e) for e in range(self.stacked.n_members)]
+
+    def member(self, e: int) -> dict:
+        """Member ``e``: its run id, summary and final parameters."""
+        return {"run_id": self.run_ids[e], "summary": self.summaries[e], "params": self.stacked.member(e)}
 
 
 @lru_cache(maxsize=1)
@@ -63,34 +81,6 @@ def machine() -> str:
     return f"{platform.machine()} {os.cpu_count()} cpus, {platform.system()}, jax {jax.__version__} on {dev.platform}"
 
 
-def summarize(cfg: Config, run_id: str, m: dict[str, np.ndarray], status: str, wall_s: float,
-              extra: dict | None = None) -> dict:
-    """The summary of one run from its metric curves (every field JSON-able)."""
-    steps = m["step"]
-    s: dict = {"run_id": run_id, "name": cfg.name, "task": cfg.task, "p": cfg.p, "seed": cfg.seed,
-               "model": cfg.model, "status": status, "steps": int(steps[-1]) if len(steps) else 0,
-               "wall_s": round(float(wall_s), 3)}
-    if len(steps) == 0:
-        s.update({"final": None, "t_mem": None, "t_gen": None, "delay": None, "phase": None, **(extra or {})})
-        return s
-    s["final"] = {k: float(m[k][-1]) for k in ("train_acc", "test_acc", "train_loss", "test_loss")}
-    s.update(summarize_curves(steps, m["train_acc"], m["test_acc"], m["train_loss"], m["test_loss"],
-                              acc_threshold=cfg.acc_threshold, phase_threshold=cfg.phase_threshold,
-                              phase_gap=cfg.phase_gap))
-    if "mia_auc" in m:
-        auc = m["mia_auc"]
-        s["leakage"] = {"final_auc": float(auc[-1]), "max_auc": float(np.nanmax(auc)),
-                        "step_max_auc": int(steps[int(np.nanargmax(auc))]), "final_tpr1": float(m["mia_tpr1"][-1])}
-    if "memorized_acc" in m:
-        fin = {k: float(m[k][-1]) for k in ("clean_acc", "memorized_acc", "inverted_acc")}
-        s["noise"] = {"fraction": cfg.noise, **fin,
-                      "phase": doshi_phase(float(m["test_acc"][-1]), fin["memorized_acc"], fin["inverted_acc"])}
-    if "collapse_frac" in m:
-        s["final"]["collapse_frac"] = float(m["collapse_frac"][-1])
-    s.update(extra or {})
-    return s
-
-
 def _as_configs(config) -> list[Config]:
     if isinstance(config, Config):
         return [config]
@@ -99,10 +89,6 @@ def _as_configs(config) -> list[Config]:
     if isinstance(config, (list, tuple)) and config and all(isinstance(c, (Config, dict)) for c in config):
         return [c if isinstance(c, Config) else from_dict(c) for c in config]
     raise ConfigError("config: give a Config, a dict of fields, or a list of them")
-
-
-def _state_tensors(leaves: list[np.ndarray], e: int) -> dict[str, np.ndarray]:
-    return {f"opt.{i:04d}": np.asarray(v[e]) for i, v in enumerate(leaves)}
 
 
 def _mark(store: Store, run_ids: list[str], status: str, message: str) -> None:
@@ -115,7 +101,7 @@ def _mark(store: Store, run_ids: list[str], status: str, message: str) -> None:
         pass
 
 
-def _fit(trainer, store: Store, run_ids: list[str], progress: ProgressFn | None,
+def fit(trainer, store: Store, run_ids: list[str], progress: ProgressFn | None,
          state=None, wall_before: float = 0.0, diverged: dict[int, str] | None = None) -> TrainResult:
     """Run a trainer whose runs already exist in the store, writing metrics and checkpoints.
 
@@ -132,18 +118,16 @@ def _fit(trainer, store: Store, run_ids: list[str], progress: ProgressFn | None,
     def live() -> list[int]:
         return [e for e in range(len(run_ids)) if e not in diverged]
 
-    def on_eval(step: int, metrics: dict[str, np.ndarray]) -> None:
-        at[0] = step
-        new = [int(e) for e in np.nonzero(metrics["_diverged"])[0] if int(e) not in diverged]
+    def on_eval(ev: Evaluation) -> None:
+        step = at[0] = ev.step
+        new = [int(e) for e in np.nonzero(ev.diverged)[0] if int(e) not in diverged]
         for e in new:
             diverged[e] = f"non-finite loss at step {step}; metrics up to that step are kept"
-        alive = metrics["_alive"] = metrics["_alive"] & ~np.isin(np.arange(len(run_ids)), list(diverged))
-        keys = [k for k in metrics if not k.startswith("_")]
-        members = [e for e in live() if alive[e]]
+        ev = ev.without(list(diverged))
+        members = [e for e in live() if ev.alive[e]]
         try:
             if members:
-                store.log_metrics([run_ids[e] for e in members], step,
-                                  [{k: float(metrics[k][e]) for k in keys} for e in members],
+                store.log_metrics([run_ids[e] for e in members], step, [ev.member(e) for e in members],
                                   wall_s=wall_before + time.perf_counter() - t0)
             for e in new:
                 store.set_status([run_ids[e]], "diverged", diverged[e])
@@ -151,14 +135,14 @@ def _fit(trainer, store: Store, run_ids: list[str], progress: ProgressFn | None,
             raise write_error(store.root, err) from None
         if progress is not None:
             progress({"step": step, "steps": cfgs[0].steps, "elapsed": time.perf_counter() - t0,
-                      "metrics": metrics, "n": len(run_ids)})
+                      "eval": ev, "n": len(run_ids)})
 
-    def on_checkpoint(step: int, params: dict[str, np.ndarray], leaves: list[np.ndarray]) -> None:
+    def on_checkpoint(step: int, params: dict[str, np.ndarray], opt: dict[str, np.ndarray]) -> None:
         members = live()
         try:
             for e in members:
                 store.save_checkpoint(run_ids[e], step, {k: v[e] for k, v in params.items()},
-                                      state=_state_tensors(leaves, e))
+                                      state={k: v[e] for k, v in opt.items()})
             prev = last_state_step[0]
             last_state_step[0] = step
             if prev is not None:   # only the newest complete optimizer state is kept for resume
@@ -181,7 +165,7 @@ def _fit(trainer, store: Store, run_ids: list[str], progress: ProgressFn | None,
               f"internal error at step {at[0]}: {type(err).__name__}: {str(err)[:200]}")
         raise
     wall = wall_before + time.perf_counter() - t0
-    summaries, params = [], []
+    summaries = []
     try:
         for e, (rid, cfg) in enumerate(zip(run_ids, cfgs)):
             st, msg = ("diverged", diverged[e]) if e in diverged else ("completed", None)
@@ -190,10 +174,10 @@ def _fit(trainer, store: Store, run_ids: list[str], progress: ProgressFn | None,
                                  "message": msg})
             store.finish(rid, st, s, wall, msg)
             summaries.append(s)
-            params.append({k: v[e] for k, v in out["params"].items()})
+        group_id = store.get_run(run_ids[0])["group_id"]
     except OSError as err:
         raise write_error(store.root, err) from None
-    return TrainResult(run_ids=run_ids, summaries=summaries, params=params)
+    return TrainResult(group_id=group_id, run_ids=run_ids, summaries=summaries, stacked=Stacked(out["params"]))
 
 
 def train(config: Config | dict | list, *, store: str | Path | Store | None = None,
@@ -210,7 +194,7 @@ def train(config: Config | dict | list, *, store: str | Path | Store | None = No
     st = store if isinstance(store, Store) else Store(store)
     run_ids = st.create_runs([c.to_dict() for c in cfgs], code_version=code_version(), machine=machine(),
                              sweep_id=sweep_id)
-    return _fit(trainer, st, run_ids, progress)
+    return fit(trainer, st, run_ids, progress)
 
 
 def resume(run: str, *, store: str | Path | Store | None = None, progress: ProgressFn | None = None) -> TrainResult:
@@ -221,6 +205,7 @@ def resume(run: str, *, store: str | Path | Store | None = None, progress: Progr
     """
     import jax
 
+    from groklab.train import state as opt_names
     from groklab.train.loop import Trainer
 
     st = store if isinstance(store, Store) else Store(store, create=False)
@@ -240,34 +225,29 @@ def resume(run: str, *, store: str | Path | Store | None = None, progress: Progr
     if not common:
         raise StoreError(f"run: {row['run_id']} has no complete checkpoint to resume from; start it again")
     step = max(common)
-    _, shapes, pshapes = trainer.opt_treedef()
+    _, template, pshapes = trainer.opt_template()
     # members that diverged earlier keep their slot in the batch with fresh values; nothing reads them
     init_params, init_state = trainer.init_state() if diverged else ({}, None)
     init_leaves = [np.asarray(v) for v in jax.tree.leaves(init_state)] if diverged else []
-    exp = [f"opt.{i:04d}" for i in range(len(shapes))]
     params: dict[str, list] = {k: [] for k in pshapes}
-    leaves: list[list] = [[] for _ in exp]
+    leaves: list[list] = [[] for _ in jax.tree.leaves(template)]
     for e, r in enumerate(rows):
         if e in diverged:
             p = {k: np.asarray(v[e]) for k, v in init_params.items()}
-            s = {k: v[e] for k, v in zip(exp, init_leaves)}
+            s = [v[e] for v in init_leaves]
         else:
             _, p = st.load_checkpoint(r["run_id"], step)
             st.check_params(r["run_id"], p, {k: v.shape[1:] for k, v in pshapes.items()})
-            s = st.load_state(r["run_id"], step)
-            if sorted(s) != exp or any(tuple(s[k].shape) != tuple(sh.shape[1:]) or s[k].dtype != sh.dtype
-                                       for k, sh in zip(exp, shapes)):
-                raise StoreError(f"checkpoint: optimizer state of {r['run_id']} at step {step} "
-                                 "does not match its config")
+            s = opt_names.order(st.load_state(r["run_id"], step), template, f"{r['run_id']} at step {step}")
         for k in pshapes:
             params[k].append(p[k])
-        for i, k in enumerate(exp):
-            leaves[i].append(s[k])
+        for i, v in enumerate(s):
+            leaves[i].append(v)
     ids = [r["run_id"] for r in rows]
     st.claim([ids[e] for e in active], f"resumed from step {step}")
     for e in active:
         st.truncate_after(ids[e], step)
-    return _fit(trainer, st, ids, progress, state=(step, {k: np.stack(v) for k, v in params.items()},
+    return fit(trainer, st, ids, progress, state=(step, {k: np.stack(v) for k, v in params.items()},
                                                      [np.stack(v) for v in leaves]),
                 wall_before=max(rows[e]["wall_s"] or 0.0 for e in active), diverged=diverged)
 

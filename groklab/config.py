@@ -2,7 +2,10 @@
 
 A config describes one run (one ensemble member). Fields are flat so that a TOML file, a CLI flag
 and a sweep axis all name a field the same way (``--wd 0.3``, ``wd = 0.3``, ``y = "wd=0,0.3"``).
-Invalid values fail here, at the edge, with a ``ConfigError`` naming the field and what is allowed.
+Each field declares its group, what it allows (``groklab.constraints``), whether ensemble members
+may differ in it, and a one-line doc; validation, ``MEMBER_FIELDS``, ``--help`` and the fuzz tests'
+bad values all come from those declarations. Invalid values fail here, at the edge, with one
+``ConfigError`` style: ``"p: got 1; allowed an integer in [2, 2000]"``.
 """
 
 from __future__ import annotations
@@ -13,78 +16,126 @@ import json
 import math
 import tomllib
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from groklab.constraints import Boolean, Constraint, Interval, Options, Text, reject, type_invalid
 from groklab.errors import ConfigError
 
+GROUPS = ("identity", "task", "model", "optim", "loop", "measure")
 
-def _choice(*allowed: str) -> dict:
-    return {"choices": allowed}
+
+@dataclass(frozen=True)
+class Spec:
+    """A field's declaration: its group, what it allows, whether ensemble members may differ in it, its doc."""
+
+    group: str
+    allowed: Constraint
+    doc: str
+    member: bool = False
+
+
+@dataclass(frozen=True)
+class TaskName(Constraint):
+    """Any task the registry knows; checked by ``groklab.tasks.check_task`` among the cross-field rules."""
+
+    def ok(self, value: Any) -> bool:
+        return isinstance(value, str)
+
+    def describe(self) -> str:
+        return "a task listed by `groklab tasks`"
+
+    def invalid(self) -> list:
+        return ["nope", "expr:((((x"]
+
+
+def _f(default: Any, group: str, allowed: Constraint, doc: str, member: bool = False) -> Any:
+    meta: dict[str, Any] = {"spec": Spec(group, allowed, doc, member)}
+    if isinstance(allowed, Options):
+        meta["choices"] = allowed.values
+    return field(default=default, metadata=meta)
+
+
+_POS_INT = Interval(int, 1, None)               # 1, 2, ...
+_COUNT = Interval(int, 0, None)                 # 0, 1, ...
+_WIDTH = Interval(int, 1, 65536)
+_POSITIVE = Interval(float, 0, None, "neither")
+_NONNEG = Interval(float, 0, None)
+_UNIT_OPEN_RIGHT = Interval(float, 0, 1, "left")
+_UNIT_OPEN_LEFT = Interval(float, 0, 1, "right")
+_SEED = Interval(int, 0, 2**32, "left")
+_ANY_INT = Interval(int)                         # range checked by the task that reads it
 
 
 @dataclass(frozen=True)
 class Config:
     # --- run identity
-    name: str | None = None                 # free-text name shown in listings and reports
-    preset: str | None = None               # the preset this config started from (recorded only)
+    name: str | None = _f(None, "identity", Text(200, no_nul=True), "free-text name shown in listings and reports",
+                          member=True)
+    preset: str | None = _f(None, "identity", Text(), "the preset this config started from (recorded only)")
     # --- task (groklab.tasks)
-    task: str = "x+y"                       # operator (x+y, x/y, ...), expr:..., perm-compose, parity, digits
-    p: int = 97                             # modulus for modular tasks
-    frac: float = 0.3                       # fraction of all examples used for training
-    n_train: int | None = None              # absolute number of training examples (overrides frac)
-    n_test: int | None = None               # held-out examples for sampled tasks (parity)
-    symmetric: bool = False                 # modular: only pairs a <= b (as the PAIR explorable)
-    noise: float = 0.0                      # fraction of training labels replaced by other classes
-    perm_n: int = 5                         # permutation tasks: the group S_n
-    parity_n: int = 30                      # sparse parity: input bits
-    parity_k: int = 3                       # sparse parity: bits whose parity is the label
-    data_seed: int | None = None            # seed of split and noise (default: seed)
+    task: str = _f("x+y", "task", TaskName(), "operator (x+y, x/y, ...), expr:..., perm-compose, parity, digits")
+    p: int = _f(97, "task", Interval(int, 2, 2000), "modulus for modular tasks")
+    frac: float = _f(0.3, "task", Interval(float, 0, 1, "neither"), "fraction of all examples used for training",
+                     member=True)
+    n_train: int | None = _f(None, "task", _POS_INT, "absolute number of training examples (overrides frac)",
+                             member=True)
+    n_test: int | None = _f(None, "task", _POS_INT, "held-out examples for sampled tasks (parity)")
+    symmetric: bool = _f(False, "task", Boolean(), "modular: only pairs a <= b (as the PAIR explorable)")
+    noise: float = _f(0.0, "task", _UNIT_OPEN_RIGHT, "fraction of training labels replaced by other classes",
+                      member=True)
+    perm_n: int = _f(5, "task", _ANY_INT, "permutation tasks: the group S_n (range checked by the task)")
+    parity_n: int = _f(30, "task", _ANY_INT, "sparse parity: input bits (range checked by the task)")
+    parity_k: int = _f(3, "task", _ANY_INT, "sparse parity: bits whose parity is the label (checked by the task)")
+    data_seed: int | None = _f(None, "task", _SEED, "seed of split and noise (none: the seed)", member=True)
     # --- model (groklab.models)
-    model: str = field(default="transformer", metadata=_choice("transformer", "mlp"))
-    n_layers: int = 1                       # transformer blocks, or MLP hidden layers
-    d_model: int = 128                      # transformer residual width
-    n_heads: int = 4                        # attention heads (d_head = d_model / n_heads)
-    d_mlp: int = 512                        # transformer MLP width; MLP hidden width
-    d_embed: int = 128                      # MLP: embedding width per operand (input = "embed")
-    act: str = field(default="relu", metadata=_choice("relu", "gelu", "quadratic"))
-    layernorm: bool = False                 # transformer: LayerNorm before attention/MLP/unembed
-    tied: bool = False                      # transformer: W_U = W_E^T (restricted to the classes)
-    input: str = field(default="embed", metadata=_choice("embed", "embed-sum", "onehot", "features"))
-    bias: bool = True                       # MLP: biases in hidden and output layers
-    init_scale: float = 1.0                 # every initial weight multiplied by this (Omnigrok's alpha)
-    init_std: float | None = None           # MLP: fixed init std instead of 1/sqrt(fan_in)
-    # --- optimizer (groklab.train.optim)
-    optimizer: str = field(default="adamw", metadata=_choice("adamw", "adam", "sgd"))
-    lr: float = 1e-3
-    wd: float = 1.0                         # decoupled (AdamW) or L2 (Adam, SGD) weight decay
-    beta1: float = 0.9
-    beta2: float = 0.98
-    eps: float = 1e-8
-    momentum: float = 0.0                   # SGD momentum
-    warmup: int = 10                        # linear learning-rate warm-up steps
-    grokfast: str = field(default="none", metadata=_choice("none", "ema", "ma"))
-    grokfast_alpha: float = 0.98            # EMA momentum (Lee et al. 2024)
-    grokfast_lamb: float = 2.0              # amplification of the slow gradient
-    grokfast_window: int = 100              # MA window
-    orthograd: bool = False                 # ⊥Grad (Prieto et al. 2025) around the optimizer
-    # --- loss
-    loss: str = field(default="ce", metadata=_choice("ce", "stablemax", "mse"))
-    loss_dtype: str = field(default="float32", metadata=_choice("float32", "float64"))
+    model: str = _f("transformer", "model", Options(("transformer", "mlp")), "the network (groklab.models)")
+    n_layers: int = _f(1, "model", _WIDTH, "transformer blocks, or MLP hidden layers")
+    d_model: int = _f(128, "model", _WIDTH, "transformer residual width")
+    n_heads: int = _f(4, "model", _WIDTH, "attention heads (d_head = d_model / n_heads; must divide d_model)")
+    d_mlp: int = _f(512, "model", _WIDTH, "transformer MLP width; MLP hidden width")
+    d_embed: int = _f(128, "model", _WIDTH, "MLP: embedding width per operand (input = embed)")
+    act: str = _f("relu", "model", Options(("relu", "gelu", "quadratic")), "hidden activation")
+    layernorm: bool = _f(False, "model", Boolean(), "transformer: LayerNorm before attention/MLP/unembed")
+    tied: bool = _f(False, "model", Boolean(), "transformer: W_U = W_E^T (restricted to the classes)")
+    input: str = _f("embed", "model", Options(("embed", "embed-sum", "onehot", "features")),
+                    "MLP input: per-operand embeddings, one summed embedding, one-hot tokens or the task's features")
+    bias: bool = _f(True, "model", Boolean(), "MLP: biases in hidden and output layers")
+    init_scale: float = _f(1.0, "model", _POSITIVE, "every initial weight multiplied by this (Omnigrok's alpha)",
+                           member=True)
+    init_std: float | None = _f(None, "model", _POSITIVE, "MLP: fixed init std instead of 1/sqrt(fan_in)")
+    # --- optimizer (groklab.train.optim) and loss (groklab.train.losses)
+    optimizer: str = _f("adamw", "optim", Options(("adamw", "adam", "sgd")), "the optimizer")
+    lr: float = _f(1e-3, "optim", _POSITIVE, "peak learning rate (after warm-up)", member=True)
+    wd: float = _f(1.0, "optim", _NONNEG, "decoupled (AdamW) or L2 (Adam, SGD) weight decay", member=True)
+    beta1: float = _f(0.9, "optim", _UNIT_OPEN_RIGHT, "Adam(W) first-moment decay", member=True)
+    beta2: float = _f(0.98, "optim", _UNIT_OPEN_RIGHT, "Adam(W) second-moment decay", member=True)
+    eps: float = _f(1e-8, "optim", _POSITIVE, "Adam(W) epsilon")
+    momentum: float = _f(0.0, "optim", _UNIT_OPEN_RIGHT, "SGD momentum")
+    warmup: int = _f(10, "optim", _COUNT, "linear learning-rate warm-up steps")
+    grokfast: str = _f("none", "optim", Options(("none", "ema", "ma")), "Grokfast gradient filter (Lee et al. 2024)")
+    grokfast_alpha: float = _f(0.98, "optim", _UNIT_OPEN_RIGHT, "EMA momentum (Lee et al. 2024)", member=True)
+    grokfast_lamb: float = _f(2.0, "optim", _NONNEG, "amplification of the slow gradient", member=True)
+    grokfast_window: int = _f(100, "optim", _POS_INT, "MA window")
+    orthograd: bool = _f(False, "optim", Boolean(), "⊥Grad (Prieto et al. 2025) around the optimizer")
+    loss: str = _f("ce", "optim", Options(("ce", "stablemax", "mse")), "loss: cross-entropy, StableMax CE or MSE")
+    loss_dtype: str = _f("float32", "optim", Options(("float32", "float64")), "dtype the loss is computed in")
     # --- training loop (groklab.train.loop)
-    steps: int = 10_000                     # optimizer updates
-    batch_size: int | None = None           # None: full batch
-    eval_every: int = 100                   # evaluate every k steps (plus a log-spaced early grid)
-    eval_per_decade: int = 20               # evaluations per decade on that log grid (0: none; checkpoints
-                                            # are always evaluated)
-    ckpt_per_decade: int = 10               # checkpoints per decade of steps (log grid) plus the last
-    seed: int = 0                           # initialisation and minibatch order
-    device: str = field(default="auto", metadata=_choice("auto", "cpu", "cuda"))
+    steps: int = _f(10_000, "loop", Interval(int, 1, 10_000_000), "optimizer updates")
+    batch_size: int | None = _f(None, "loop", _POS_INT, "minibatch size (none: full batch)")
+    eval_every: int = _f(100, "loop", _POS_INT, "evaluate every k steps (plus a log-spaced early grid)")
+    eval_per_decade: int = _f(20, "loop", Interval(int, 0, 1000),
+                              "evaluations per decade on that log grid (0: none; checkpoints are always evaluated)")
+    ckpt_per_decade: int = _f(10, "loop", Interval(int, 1, 1000),
+                              "checkpoints per decade of steps (log grid) plus the last")
+    seed: int = _f(0, "loop", _SEED, "initialisation and minibatch order", member=True)
+    device: str = _f("auto", "loop", Options(("auto", "cpu", "cuda")), "where to train (auto: an accelerator if any)")
     # --- measures (groklab.measure)
-    acc_threshold: float = 0.99             # t_mem / t_gen: first eval with accuracy >= this
-    phase_threshold: float = 0.9            # Liu et al.: accuracy that counts as "reached"
-    phase_gap: int = 1000                   # Liu et al.: t_test - t_train above this is grokking
+    acc_threshold: float = _f(0.99, "measure", _UNIT_OPEN_LEFT, "t_mem / t_gen: first eval with accuracy >= this")
+    phase_threshold: float = _f(0.9, "measure", _UNIT_OPEN_LEFT, "Liu et al.: accuracy that counts as reached")
+    phase_gap: int = _f(1000, "measure", _COUNT, "Liu et al.: t_test - t_train above this is grokking")
 
     # ------------------------------------------------------------------ helpers
     def replace(self, **changes: Any) -> "Config":
@@ -107,118 +158,142 @@ class Config:
         return json.dumps(d, sort_keys=True)
 
 
-# Fields that may differ between members of one batched ensemble (they keep array shapes).
-MEMBER_FIELDS = frozenset({"name", "seed", "data_seed", "lr", "wd", "init_scale", "frac", "n_train",
-                           "noise", "beta1", "beta2", "grokfast_lamb", "grokfast_alpha"})
-
 FIELDS = {f.name: f for f in fields(Config)}
+SPECS: dict[str, Spec] = {f.name: f.metadata["spec"] for f in fields(Config)}
 _HINTS = typing.get_type_hints(Config)
 
 
-def _base_type(name: str) -> tuple[type, bool]:
+def member_fields(group: str | None = None) -> tuple[str, ...]:
+    """Fields that may differ between members of one batched ensemble (they keep array shapes), in
+    declaration order; with ``group``, only that group's (``member_fields("optim")``: the traced
+    hyper-parameters of ``groklab.train.optim``)."""
+    return tuple(n for n, s in SPECS.items() if s.member and (group is None or s.group == group))
+
+
+MEMBER_FIELDS = frozenset(member_fields())
+
+
+def field_type(name: str) -> tuple[type, bool]:
+    """A field's base type and whether it may be None."""
     hint = _HINTS[name]
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     optional = type(None) in typing.get_args(hint)
     return (args[0] if args else hint), optional
 
 
+def allowed(name: str) -> str:
+    """What a field allows, in words: ``"an integer in [2, 2000]"``, ``"an integer >= 1, or none"``."""
+    text = SPECS[name].allowed.describe()
+    return text + ", or none" if field_type(name)[1] else text
+
+
+def _default_text(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def field_help(name: str) -> str:
+    """A field's help text: its doc, default and what it allows (``--help`` shows it)."""
+    s = SPECS[name]
+    member = "; may differ between ensemble members" if s.member else ""
+    return f"{s.doc} (default {_default_text(FIELDS[name].default)}; allowed {allowed(name)}{member})"
+
+
+def invalid_values(name: str) -> list:
+    """Values the field rejects, from its declaration: just past each limit, outside its choices, of
+    the wrong type (as CLI strings) and none where the field needs a value. Every one of them fails
+    ``from_dict({name: value})`` with a ConfigError naming the field."""
+    typ, optional = field_type(name)
+    return SPECS[name].allowed.invalid() + type_invalid(typ, optional)
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on"):
+        return True
+    if isinstance(value, str) and value.lower() in ("false", "0", "no", "off"):
+        return False
+    raise ValueError
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError
+        return int(value)
+    if isinstance(value, str):
+        v = float(value.replace("_", ""))
+        if not v.is_integer():
+            raise ValueError
+        return int(v)
+    return int(value)
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError
+    return v
+
+
+def _to_str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError
+    return value
+
+
+_CONVERT: dict[type, Callable[[Any], Any]] = {bool: _to_bool, int: _to_int, float: _to_float, str: _to_str}
+
+
 def coerce(name: str, value: Any) -> Any:
     """Turn a CLI string or TOML value into the field's type; ConfigError naming the field if not."""
     if name not in FIELDS:
         raise ConfigError(f"config: unknown key {name!r}; allowed: {', '.join(FIELDS)}")
-    typ, optional = _base_type(name)
-    if value is None or (optional and isinstance(value, str) and value.lower() in ("none", "null", "")):
-        if optional:
-            return None
-        raise ConfigError(f"{name}: a value is required ({typ.__name__})")
-    try:
-        if typ is bool:
-            if isinstance(value, bool):
-                return value
-            if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on"):
-                return True
-            if isinstance(value, str) and value.lower() in ("false", "0", "no", "off"):
-                return False
-            raise ValueError
-        if typ is int:
-            if isinstance(value, bool):
-                raise ValueError
-            if isinstance(value, float):
-                if not value.is_integer():
-                    raise ValueError
-                return int(value)
-            if isinstance(value, str):
-                v = float(value.replace("_", ""))
-                if not v.is_integer():
-                    raise ValueError
-                return int(v)
-            return int(value)
-        if typ is float:
-            if isinstance(value, bool):
-                raise ValueError
-            v = float(value)
-            if not math.isfinite(v):
-                raise ValueError
-            return v
-        if typ is str:
-            if not isinstance(value, str):
-                raise ValueError
-            return value
-    except (ValueError, TypeError, OverflowError):
-        pass
-    kind = {int: "an integer", float: "a number"}.get(typ, typ.__name__)
-    raise ConfigError(f"{name}: expected {kind}, got {value!r}")
+    typ, optional = field_type(name)
+    if optional and (value is None or (isinstance(value, str) and value.lower() in ("none", "null", ""))):
+        return None
+    if value is not None:
+        try:
+            return _CONVERT[typ](value)
+        except (ValueError, TypeError, OverflowError):
+            pass
+    raise reject(name, value, allowed(name))
 
 
-def _check(cond: bool, msg: str) -> None:
-    if not cond:
-        raise ConfigError(msg)
+def _heads_divide_width(c: Config) -> None:
+    if c.d_model % c.n_heads:
+        raise reject("n_heads", c.n_heads, f"a divisor of d_model ({c.d_model})")
+
+
+def _task_accepts(c: Config) -> None:
+    from groklab.tasks import check_task  # late: the registry imports every task module (and NumPy)
+
+    check_task(c)
+
+
+# Rules over several fields, run after every field passed its own declaration.
+CROSS_RULES: tuple[Callable[[Config], None], ...] = (_heads_divide_width, _task_accepts)
 
 
 def validate(c: Config) -> Config:
-    """Check every field's range; returns the config unchanged or raises ConfigError."""
-    for f in fields(Config):
-        ch = f.metadata.get("choices")
-        if ch and getattr(c, f.name) not in ch:
-            raise ConfigError(f"{f.name}: must be one of {', '.join(ch)}, got {getattr(c, f.name)!r}")
-    _check(c.p >= 2, f"p: must be an integer >= 2, got {c.p}")
-    _check(c.p <= 2000, f"p: must be at most 2000, got {c.p}")
-    _check(0.0 < c.frac < 1.0, f"frac: must be in (0, 1), got {c.frac}")
-    _check(c.n_train is None or c.n_train >= 1, f"n_train: must be >= 1, got {c.n_train}")
-    _check(c.n_test is None or c.n_test >= 1, f"n_test: must be >= 1, got {c.n_test}")
-    _check(0.0 <= c.noise < 1.0, f"noise: must be in [0, 1), got {c.noise}")
-    _check(c.steps >= 1, f"steps: must be a positive integer, got {c.steps}")
-    _check(c.steps <= 10_000_000, f"steps: must be at most 10000000, got {c.steps}")
-    _check(c.batch_size is None or c.batch_size >= 1, f"batch_size: must be >= 1 or none, got {c.batch_size}")
-    _check(c.eval_every >= 1, f"eval_every: must be >= 1, got {c.eval_every}")
-    _check(0 <= c.eval_per_decade <= 1000, f"eval_per_decade: must be in [0, 1000], got {c.eval_per_decade}")
-    _check(1 <= c.ckpt_per_decade <= 1000, f"ckpt_per_decade: must be in [1, 1000], got {c.ckpt_per_decade}")
-    _check(0 <= c.seed < 2**32, f"seed: must be in [0, 2^32), got {c.seed}")
-    _check(c.data_seed is None or 0 <= c.data_seed < 2**32, f"data_seed: must be in [0, 2^32), got {c.data_seed}")
-    for k in ("n_layers", "d_model", "n_heads", "d_mlp", "d_embed"):
-        _check(1 <= getattr(c, k) <= 65536, f"{k}: must be a positive integer, got {getattr(c, k)}")
-    _check(c.d_model % c.n_heads == 0, f"n_heads: must divide d_model ({c.d_model}), got {c.n_heads}")
-    _check(c.init_scale > 0, f"init_scale: must be > 0, got {c.init_scale}")
-    _check(c.init_std is None or c.init_std > 0, f"init_std: must be > 0, got {c.init_std}")
-    _check(c.lr > 0, f"lr: must be > 0, got {c.lr}")
-    _check(c.wd >= 0, f"wd: must be >= 0, got {c.wd}")
-    _check(0 <= c.beta1 < 1, f"beta1: must be in [0, 1), got {c.beta1}")
-    _check(0 <= c.beta2 < 1, f"beta2: must be in [0, 1), got {c.beta2}")
-    _check(c.eps > 0, f"eps: must be > 0, got {c.eps}")
-    _check(0 <= c.momentum < 1, f"momentum: must be in [0, 1), got {c.momentum}")
-    _check(c.warmup >= 0, f"warmup: must be >= 0, got {c.warmup}")
-    _check(0 <= c.grokfast_alpha < 1, f"grokfast_alpha: must be in [0, 1), got {c.grokfast_alpha}")
-    _check(c.grokfast_lamb >= 0, f"grokfast_lamb: must be >= 0, got {c.grokfast_lamb}")
-    _check(c.grokfast_window >= 1, f"grokfast_window: must be >= 1, got {c.grokfast_window}")
-    _check(0 < c.acc_threshold <= 1, f"acc_threshold: must be in (0, 1], got {c.acc_threshold}")
-    _check(0 < c.phase_threshold <= 1, f"phase_threshold: must be in (0, 1], got {c.phase_threshold}")
-    _check(c.phase_gap >= 0, f"phase_gap: must be >= 0, got {c.phase_gap}")
-    _check(c.name is None or (len(c.name) <= 200 and "\x00" not in c.name),
-           "name: must be at most 200 characters without NUL")
-    if c.model == "mlp" and c.input == "features":
-        pass  # checked against the task when the dataset is built
-    from groklab.tasks import check_task  # late import: tasks depend on config's errors only
-    check_task(c)
+    """Check every field against its declaration, then the cross-field rules; returns the config
+    unchanged or raises ConfigError (``"FIELD: got X; allowed ..."``)."""
+    for name, s in SPECS.items():
+        value = getattr(c, name)
+        if value is None and field_type(name)[1]:
+            continue
+        if not s.allowed.ok(value):
+            raise reject(name, value, allowed(name))
+    for rule in CROSS_RULES:
+        rule(c)
     return c
 
 

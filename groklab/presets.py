@@ -1,7 +1,8 @@
 """Published recipes as named presets, overridable field by field (sources: ../shared/REFERENCES.md).
 
-Each preset reproduces the paper's setup where this machine allows it; where a field departs from
-the paper (a budget, an evaluation interval) the ``note`` says so.
+Each preset reproduces the paper's setup where this machine allows it. Its ``description`` is one
+line (``groklab presets``); its ``note`` holds where a field departs from the paper (a budget, an
+evaluation interval) and what was measured here (``groklab presets --long``).
 """
 
 from __future__ import annotations
@@ -24,26 +25,24 @@ PRESETS: dict[str, dict] = {
     },
     "nanda2023-fast": {
         "cite": "Nanda et al. 2023 model and task; optimizer from groklab's recipe search",
-        "description": "nanda2023's task and model, AdamW lr 1e-2 wd 3 betas (0.9, 0.999), init scale 0.5, full "
-                       "batch: groks in ~80-165 steps and stays",
-        "note": "measured here (seeds 0-5, 800 steps): 99% test accuracy at steps 160, 83, 90, 164, 140, 160, and "
-                "never below 99.0% after it. Searched beside it (3-6 seeds each): beta2 0.98 grokked as fast "
-                "but 5 of 6 seeds fell back (to 25-62%) between steps 400 and 800, beta2 0.995 one of 6; lr 1e-2 "
-                "wd 5 at init scale 1 fell back for 1 of 3 by step 450; lr 1.5e-2 and 2e-2 collapsed; init "
-                "scale 0.3 and Grokfast EMA on top were slower or unstable; the previous recipe (lr 3e-3 wd 5) "
-                "took 258-270 steps. Evaluated every 10 steps plus 5 per decade on the log grid; checkpoints "
-                "5 per decade",
+        "description": "nanda2023 with AdamW lr 1e-2 wd 3, init scale 0.5: groks in ~80-165 steps and stays",
+        "note": "nanda2023's task and model, AdamW betas (0.9, 0.999), full batch. Measured here (seeds 0-5, 800 "
+                "steps): 99% test accuracy at steps 160, 83, 90, 164, 140, 160, and never below 99.0% after it. "
+                "Searched beside it (3-6 seeds each): beta2 0.98 grokked as fast but 5 of 6 seeds fell back (to "
+                "25-62%) between steps 400 and 800, beta2 0.995 one of 6; lr 1e-2 wd 5 at init scale 1 fell back for "
+                "1 of 3 by step 450; lr 1.5e-2 and 2e-2 collapsed; init scale 0.3 and Grokfast EMA on top were slower "
+                "or unstable; the previous recipe (lr 3e-3 wd 5) took 258-270 steps. Evaluated every 10 steps plus 5 "
+                "per decade on the log grid; checkpoints 5 per decade",
         "values": {**_NANDA, "lr": 1e-2, "wd": 3.0, "beta2": 0.999, "init_scale": 0.5, "steps": 800,
                    "eval_every": 10, "eval_per_decade": 5, "ckpt_per_decade": 5},
     },
     "s5-compose": {
         "cite": "Power et al. 2022 (S5 composition); the nanda2023 transformer, full batch",
-        "description": "composition in S5 (120 elements, 14,400 equations), 50% train, the 1-layer nanda2023 "
-                       "transformer, AdamW lr 3e-3 wd 1, full batch",
-        "note": "sized to fit 10 minutes on 2 cores: full batch memorizes every training equation (Power et al.'s "
-                "batch 512 left a few wrong after 6,000 steps). Measured (seed 0, 2 shared cores): train accuracy "
-                "1.0 from step 105, test accuracy 0.0075 at step 2,000 (chance 0.0083): memorization, not yet "
-                "grokking; 534 s wall, 440 s user CPU",
+        "description": "composition in S5 (120 elements), 50% train, nanda2023's transformer, AdamW lr 3e-3 wd 1",
+        "note": "14,400 equations; the 1-layer nanda2023 transformer, full batch. Sized to fit 10 minutes on 2 cores: "
+                "full batch memorizes every training equation (Power et al.'s batch 512 left a few wrong after 6,000 "
+                "steps). Measured (seed 0, 2 shared cores): train accuracy 1.0 from step 105, test accuracy 0.0075 at "
+                "step 2,000 (chance 0.0083): memorization, not yet grokking; 534 s wall, 440 s user CPU",
         "values": {**_NANDA, "task": "perm-compose", "perm_n": 5, "frac": 0.5, "lr": 3e-3, "wd": 1.0, "steps": 2000,
                    "eval_every": 50},
     },
@@ -68,15 +67,13 @@ PRESETS: dict[str, dict] = {
     },
     "gromov2023": {
         "cite": "Gromov 2023, Grokking modular arithmetic; Doshi et al. 2023",
-        "description": "2-layer quadratic MLP (N=500, no biases), one-hot a+b mod 97, 50% train, MSE, "
-                       "AdamW lr 1e-2 wd 5",
-        "note": "generalizes within ~50 full-batch steps: seconds on a laptop",
+        "description": "2-layer quadratic MLP (N=500), one-hot a+b mod 97, 50% train, MSE, AdamW lr 1e-2 wd 5",
+        "note": "no biases; generalizes within ~50 full-batch steps: seconds on a laptop",
         "values": {**_GROMOV, "steps": 300, "eval_every": 5, "ckpt_per_decade": 12},
     },
     "demo": {
         "cite": "Gromov 2023 model and optimizer; weight decay and data lowered so the delay is visible",
-        "description": "quadratic MLP on a+b mod 97 with 30% train and wd 0.3: memorizes in ~10 steps, "
-                       "generalizes ~15x later",
+        "description": "quadratic MLP, a+b mod 97, 30% train, wd 0.3: memorizes in ~10 steps, generalizes ~15x later",
         "note": "phase_gap 100: Liu et al.'s 10^3-step gap was set for 10^4-10^5-step budgets, "
                 "scaled here to a 600-step run",
         "values": {**_GROMOV, "frac": 0.3, "wd": 0.3, "steps": 600, "eval_every": 5, "ckpt_per_decade": 15,
@@ -118,11 +115,11 @@ PRESETS: dict[str, dict] = {
     },
     "grokfast2024": {
         "cite": "Lee et al. 2024, Grokfast: accelerated grokking by amplifying slow gradients",
-        "description": "x*y mod 97, 50% train, 2-layer transformer (GELU MLP 4x128), Adam with L2 weight decay 0.005, "
-                       "batch 512, EMA filter (alpha 0.98, lamb 2)",
-        "note": "their README's EMA command (--filter ema --alpha 0.98 --lamb 2.0 --weight_decay 0.005); the baseline "
-                "is --grokfast none --wd 0, the MA filter --grokfast ma --grokfast-lamb 5 --wd 0.01. Measured here: "
-                "EMA without that weight decay stayed below 5% test accuracy for 6,000 steps",
+        "description": "x*y mod 97, 50% train, 2-layer transformer, Adam + L2 wd 0.005, batch 512, Grokfast EMA",
+        "note": "GELU MLP 4x128; Adam with L2 weight decay 0.005; EMA filter alpha 0.98, lamb 2: their README's EMA "
+                "command (--filter ema --alpha 0.98 --lamb 2.0 --weight_decay 0.005); the baseline is --grokfast none "
+                "--wd 0, the MA filter --grokfast ma --grokfast-lamb 5 --wd 0.01. Measured here: EMA without that "
+                "weight decay stayed below 5% test accuracy for 6,000 steps",
         "values": dict(task="x*y", p=97, frac=0.5, model="transformer", n_layers=2, d_model=128, n_heads=4,
                        d_mlp=512, act="gelu", layernorm=True, optimizer="adam", lr=1e-3, wd=0.005, beta1=0.9,
                        beta2=0.98, warmup=10, batch_size=512, grokfast="ema", grokfast_alpha=0.98, grokfast_lamb=2.0,

@@ -16,11 +16,9 @@ until an export is asked for.
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import math
 import os
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -141,34 +139,29 @@ def to_mlflow(store: Store, run_ids: list[str], uri: str, experiment: str = "gro
     return out
 
 
-# ---------------------------------------------------------------------------------------------- CLI glue
-def add_tracker_flags(p: argparse.ArgumentParser) -> None:
-    """--tensorboard DIR and --mlflow URI on a training command."""
-    g = p.add_argument_group("export (after training, from the store)")
-    g.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard event files per run under DIR")
-    g.add_argument("--mlflow", metavar="URI", help="log config, metrics and summary to MLflow "
-                   "(e.g. sqlite:///mlflow.db or file:./mlruns)")
-
-
-def check_trackers(args: argparse.Namespace) -> None:
+# ---------------------------------------------------------------------------------------------- both
+def check_trackers(tensorboard: str | Path | None = None, mlflow: str | None = None) -> None:
     """Fail before training if an export was asked for whose package is missing."""
-    if getattr(args, "tensorboard", None):
+    if tensorboard:
         _need("tensorboard")
-    if getattr(args, "mlflow", None):
+    if mlflow:
         _need("mlflow")
 
 
-def attach_trackers(args: argparse.Namespace, store: Store, run_ids: list[str], experiment: str = "groklab") -> None:
-    """Export ``run_ids`` to whatever trackers the command's flags asked for; a note on stderr each."""
+def attach_trackers(store: Store, run_ids: list[str], tensorboard: str | Path | None = None,
+                    mlflow: str | None = None, experiment: str = "groklab") -> list[str]:
+    """Export ``run_ids`` to TensorBoard event files under ``tensorboard`` and/or MLflow at tracking URI
+    ``mlflow`` (in ``experiment``), each when given; returns one line per export saying where it went."""
+    notes: list[str] = []
     if not run_ids:
-        return
-    if getattr(args, "tensorboard", None):
-        to_tensorboard(store, run_ids, args.tensorboard)
-        print(f"tensorboard: {len(run_ids)} run(s) in {args.tensorboard}  (tensorboard --logdir {args.tensorboard})",
-              file=sys.stderr)
-    if getattr(args, "mlflow", None):
-        to_mlflow(store, run_ids, args.mlflow, experiment=experiment)
-        print(f"mlflow: {len(run_ids)} run(s) in experiment {experiment!r} at {args.mlflow}", file=sys.stderr)
+        return notes
+    if tensorboard:
+        to_tensorboard(store, run_ids, tensorboard)
+        notes.append(f"tensorboard: {len(run_ids)} run(s) in {tensorboard}  (tensorboard --logdir {tensorboard})")
+    if mlflow:
+        to_mlflow(store, run_ids, mlflow, experiment=experiment)
+        notes.append(f"mlflow: {len(run_ids)} run(s) in experiment {experiment!r} at {mlflow}")
+    return notes
 
 
-__all__ = ["to_tensorboard", "to_mlflow", "add_tracker_flags", "check_trackers", "attach_trackers"]
+__all__ = ["to_tensorboard", "to_mlflow", "check_trackers", "attach_trackers"]

@@ -177,7 +177,7 @@ def test_second_call_reads_the_cache_and_a_new_checkpoint_invalidates_it(tmp_pat
         raise AssertionError("recomputed although the cache is up to date")
 
     with monkeypatch.context() as m:
-        m.setattr(analysis, "_compute", fail)
+        m.setattr(analysis.stored, "_compute", fail)
         assert analyze_run(store, rid) == first
         with pytest.raises(AssertionError):
             analyze_run(store, rid, refresh=True)

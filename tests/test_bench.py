@@ -7,7 +7,7 @@ import json
 import pytest
 
 from groklab.cli import main
-from groklab.commands.bench import load
+from groklab.cli.bench import load
 
 bench = load()
 

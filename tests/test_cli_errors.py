@@ -44,12 +44,12 @@ def run_count(root: Path) -> int:
 
 
 BAD_FLAGS = [
-    (["--p", "1"], ["p:", ">= 2"]),
+    (["--p", "1"], ["p: got 1; allowed an integer in [2, 2000]"]),
     (["--frac", "0"], ["frac:", "(0, 1)"]),
     (["--frac", "1.5"], ["frac:", "(0, 1)"]),
     (["--task", "x/y", "--p", "98"], ["p:", "prime"]),
     (["--task", "nope"], ["task:", "unknown task 'nope'", "allowed:"]),
-    (["--steps", "-5"], ["steps:", "positive"]),
+    (["--steps", "-5"], ["steps:", "[1, 10000000]"]),
     (["--steps", "ten"], ["steps:", "integer"]),
     (["--members", "0"], ["members:", "between 1 and 4096"]),
     (["--members", "x"], ["members:"]),
@@ -173,14 +173,15 @@ def test_interrupted_run_without_checkpoints_says_so(store_with_a_run, capsys):
 def test_progress_line_at_step_zero_says_starting_not_nan(capsys):
     import numpy as np
 
-    from groklab.cli import Progress
+    from groklab.cli.output import TrainProgress
+    from groklab.train.ensemble import Evaluation
 
     m = {k: np.array([0.5]) for k in ("train_acc", "train_loss", "test_acc", "test_loss")}
-    m["_alive"] = np.array([True])
-    pr = Progress(True)
-    pr({"step": 0, "steps": 100, "elapsed": 0.0, "metrics": m, "n": 1})
+    ev = Evaluation(0, m, np.array([True]), np.array([False]))
+    pr = TrainProgress(True)
+    pr({"step": 0, "steps": 100, "elapsed": 0.0, "eval": ev, "n": 1})
     pr.last = -1e9
-    pr({"step": 50, "steps": 100, "elapsed": 2.0, "metrics": m, "n": 1})
+    pr({"step": 50, "steps": 100, "elapsed": 2.0, "eval": ev, "n": 1})
     first, second = capsys.readouterr().err.strip().splitlines()
     assert "starting" in first and "nan" not in first
     assert "25 steps/s  2s left" in second

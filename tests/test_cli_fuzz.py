@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from groklab import api
 from groklab.cli import main
-from groklab.config import Config
+from groklab.config import Config, invalid_values
 from groklab.store import Store
 
 FIELD_NAMES = [f.name for f in fields(Config) if f.name != "preset"]
@@ -119,3 +119,19 @@ def test_random_read_commands_never_crash(workdir, cmd, value):
         rc = 0
     assert_clean(rc, err)
     assert sorted(p.name for p in workdir.iterdir()) == before
+
+
+BAD_VALUES = [(n, v) for n in FIELD_NAMES for v in invalid_values(n)]
+
+
+@pytest.mark.parametrize("name, value", BAD_VALUES, ids=[f"{n}={str(v)[:12]!r}" for n, v in BAD_VALUES])
+def test_every_field_rejects_its_declared_bad_values(workdir, name, value):
+    """Every field's bad values (from its declaration) exit 2 with one line naming the field; nothing written."""
+    flag = "--" + name.replace("_", "-")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(api, "train", stub_train)
+        rc, err = call(["train", "--store", str(workdir / "fresh"), "--quiet", f"{flag}={value}"])
+    assert rc == 2, err
+    assert_clean(rc, err)
+    assert err.startswith(f"groklab: error: {name}: "), err
+    assert not (workdir / "fresh").exists()

@@ -131,7 +131,7 @@ def test_resume_of_an_ensemble_keeps_its_diverged_member_diverged(tmp_path):
 # ---------------------------------------------------------------------------------------------- divergence
 def test_non_finite_loss_stops_the_run_as_diverged_keeping_earlier_metrics(tmp_path, capsys):
     seen = []
-    res = api.train(tiny(lr=1e6), store=tmp_path / "s", progress=lambda ev: seen.append(ev["metrics"]["train_loss"]))
+    res = api.train(tiny(lr=1e6), store=tmp_path / "s", progress=lambda ev: seen.append(ev["eval"].metrics["train_loss"]))
     last = seen[-1]
     assert not np.isfinite(last).all()                    # the loss really did blow up
     s = res.summaries[0]

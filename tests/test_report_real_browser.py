@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from groklab import api
-from groklab.commands.report import write_run_report, write_sweep_report
 from groklab.config import from_dict
 from groklab.presets import preset_values
+from groklab.report.writers import write_run_report, write_sweep_report
 from groklab.store import Store
 from groklab.sweep import make_plan, run_sweep
 

@@ -22,7 +22,9 @@ from groklab.report import (
     write_run_pngs,
     write_sweep_pngs,
 )
-from groklab.report.view import RUN_SECTIONS
+from groklab.report.view import run_sections
+
+RUN_SECTIONS = run_sections()
 
 SVG_NS = "http://www.w3.org/2000/svg"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

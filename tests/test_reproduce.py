@@ -31,6 +31,17 @@ def test_list_names_all_nine_experiments(capsys):
     assert all(e["smoke_command"].endswith("--smoke") for e in items)
 
 
+def test_each_experiment_is_one_module_that_registers_itself():
+    import importlib
+
+    for name, exp in rp.EXPERIMENTS.items():
+        mod = importlib.import_module(exp.points.__module__)
+        assert mod.__name__.startswith("groklab.reproduce.") and mod.NAME == name and mod.EXPERIMENT is exp
+    with pytest.raises(ValueError, match="registered twice"):
+        rp.register(rp.get("doshi2023"), order=0)
+    assert list(rp.EXPERIMENTS)[-1] == "leakage"            # the catalogue's order is unchanged
+
+
 @pytest.mark.parametrize("argv,needle", [(["reproduce", "nanda2023"], "unknown experiment 'nanda2023'"),
                                          (["reproduce"], "give an experiment NAME or --list"),
                                          (["reproduce", "--list", "doshi2023"], "--list takes no NAME"),

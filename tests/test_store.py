@@ -364,3 +364,12 @@ def test_check_of_a_missing_store_is_a_user_error_and_creates_nothing(tmp_path, 
     err = capsys.readouterr().err
     assert err.startswith("groklab: error: store: no store") and err.count("\n") == 1
     assert not (tmp_path / "none").exists()
+
+
+def test_catalog_config_hash_equals_config_hash():
+    from groklab.config import resolve
+    from groklab.store.catalog import config_hash
+
+    cfg = resolve("gromov2023")
+    assert config_hash(cfg.to_dict()) == cfg.hash()
+    assert config_hash(cfg.replace(seed=1).to_dict()) != cfg.hash()

@@ -20,7 +20,7 @@ from groklab.errors import ConfigError
 from groklab.store import Store
 from groklab.sweep import (
     COST_FILE,
-    Task,
+    Pack,
     axis_values,
     load_sweep_file,
     make_plan,
@@ -78,7 +78,7 @@ def test_list_axis_coerces_to_the_field_type_and_drops_duplicates():
     ("frac=0.1:0.9", "a:b:n"),
     ("wd=log:0:1:3", "log range"),
     ("frac=0.1:0.9:0", "between 1 and 10000"),
-    ("p=big", "p: expected an integer"),
+    ("p=big", "p: got 'big'; allowed an integer"),
 ])
 def test_bad_axes_name_the_problem(text, fragment):
     with pytest.raises(ConfigError, match=fragment.replace("(", r"\(")):
@@ -93,7 +93,7 @@ def test_plan_is_the_cartesian_product_times_seeds_and_validates_every_point():
     assert {(c["frac"], c["wd"], c["seed"]) for c in plan.configs} == \
         {(f, w, s) for f in (0.3, 0.6) for w in (0.0, 1.0, 5.0) for s in (0, 1)}
     assert all(c["steps"] == 50 and c["p"] == 23 and c["model"] == "mlp" for c in plan.configs)
-    with pytest.raises(ConfigError, match="frac=1.5.*frac: must be in"):
+    with pytest.raises(ConfigError, match=r"frac=1.5.*frac: got 1.5; allowed a number in \(0, 1\)"):
         make_plan("g", preset="gromov2023", grid={"frac": (0.5, 1.5)})
 
 
@@ -116,7 +116,7 @@ def test_random_axes_are_reproducible_and_within_bounds(tmp_path):
     ('[random]\nn = 2\nlr = { uniform = [] }\n', "empty axis"),
     ('seeds = []\n[grid]\nfrac = [0.5]\n', "seeds: empty axis"),
     ('budget = -3\n', "budget: expected a positive number"),
-    ('[grid]\nfrac = [0.5, 2.0]\n', "frac: must be in"),
+    ('[grid]\nfrac = [0.5, 2.0]\n', "frac: got 2.0; allowed a number in (0, 1)"),
 ])
 def test_bad_sweep_file_exits_2_naming_the_key_and_writes_nothing(tmp_path, capsys, text, fragment):
     store = tmp_path / "store"
@@ -168,7 +168,7 @@ def test_cost_model_batches_only_when_the_ensemble_is_cheaper_per_point(tmp_path
         calls.append(task.points)
         return _cost(alone_s)
 
-    task = Task([0, 1, 2], [tiny(steps=100, seed=s).to_dict() for s in range(3)])
+    task = Pack([0, 1, 2], [tiny(steps=100, seed=s).to_dict() for s in range(3)])
     out = schedule(store, None, [task], measure=lambda s, i, t: measure(s, i, t, 0.1))
     assert [(t.points, m) for t, m in out] == [([1], "separate"), ([2], "separate")]   # point 0 was measured
     assert json.loads((tmp_path / COST_FILE).read_text())
@@ -300,19 +300,20 @@ def test_a_killed_sweep_resumes_and_completes_every_point_exactly_once(tmp_path)
 def test_worker_messages_round_trip_without_pickle():
     import io
 
-    from groklab.sweep import _recv, _send
+    from groklab.sweep.backends.local import recv, send
 
-    msg = [True, {"events": [["eval", 5, {"acc": np.arange(3, dtype=np.float32), "_alive": np.array([True, False])}]],
+    msg = [True, {"events": [["eval", 5, {"acc": np.arange(3, dtype=np.float32)}, np.array([True, False]),
+                              np.array([False, True])]],
                   "params": {"W": np.ones((2, 3), np.float64)}, "wall_s": np.float64(2.5), "none": None}]
     buf = io.BytesIO()
-    _send(buf, msg)
+    send(buf, msg)
     assert b"pickle" not in buf.getvalue() and b"\x80\x04" not in buf.getvalue()[:2]
     buf.seek(0)
-    ok, value = _recv(buf)
+    ok, value = recv(buf)
     assert ok is True and value["wall_s"] == 2.5 and value["none"] is None
     acc = value["events"][0][2]["acc"]
     assert acc.dtype == np.float32 and acc.tolist() == [0.0, 1.0, 2.0]
-    assert value["events"][0][2]["_alive"].tolist() == [True, False]
+    assert value["events"][0][3].tolist() == [True, False] and value["events"][0][4].dtype == bool
     np.testing.assert_array_equal(value["params"]["W"], np.ones((2, 3)))
     with pytest.raises(EOFError):
-        _recv(io.BytesIO(buf.getvalue()[:-4]))       # a worker that died mid-message
+        recv(io.BytesIO(buf.getvalue()[:-4]))       # a worker that died mid-message

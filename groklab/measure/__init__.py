@@ -10,6 +10,7 @@
 from groklab.measure.leakage import mia_auc, mia_auc_jax, tpr_at_fpr, tpr_at_fpr_jax
 from groklab.measure.noise import doshi_phase, noise_accuracies, prune_lowest_ipr
 from groklab.measure.phases import first_step, liu_phase, pair_class, summarize_curves
+from groklab.measure.summary import summarize
 
 __all__ = ["doshi_phase", "first_step", "liu_phase", "mia_auc", "mia_auc_jax", "noise_accuracies",
-           "pair_class", "prune_lowest_ipr", "summarize_curves", "tpr_at_fpr", "tpr_at_fpr_jax"]
+           "pair_class", "prune_lowest_ipr", "summarize", "summarize_curves", "tpr_at_fpr", "tpr_at_fpr_jax"]

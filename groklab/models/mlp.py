@@ -15,7 +15,9 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from groklab.interp.parity import parity_bit_weights
 from groklab.models.transformer import _act
 
 Params = dict[str, jax.Array]
@@ -111,3 +113,51 @@ def flops_per_example(cfg, d_in: int, n_classes: int, T: int | None = None) -> f
     if cfg.input in ("onehot", "embed-sum") and T is not None:
         flops[0] = T * cfg.d_mlp                 # gathered rows summed (embed-sum's table is per step)
     return float(sum(flops))
+
+
+# ---------------------------------------------------------------------------------------------- readouts
+# Weights read off the parameters for interpretability (numpy, float64). vocab None: real-valued inputs.
+def _f64(p: Params, name: str) -> np.ndarray:
+    return np.asarray(p[name], np.float64)
+
+
+def token_weights(p: Params, cfg, T: int, vocab: int | None) -> np.ndarray | None:
+    """Weights read per input token [vocab, ·]: W_E (embed, embed-sum) or, one-hot, the W_in block
+    of each operand side by side [vocab, T·d_mlp]; None for real-valued inputs."""
+    if vocab is None:
+        return None
+    if cfg.input in ("embed", "embed-sum"):
+        return _f64(p, "W_E")
+    W = _f64(p, "W_in")
+    return np.concatenate([W[i * vocab:(i + 1) * vocab] for i in range(T)], axis=1)
+
+
+def neuron_weights(p: Params, cfg, vocab: int | None) -> np.ndarray | None:
+    """How a token in the first position feeds each first-layer neuron [d_mlp, vocab]:
+    (W_E·W_in[:d_embed])ᵀ, or one-hot W_in[:vocab]ᵀ; None for real-valued inputs."""
+    if vocab is None:
+        return None
+    if cfg.input in ("embed", "embed-sum"):
+        return (_f64(p, "W_E") @ _f64(p, "W_in")[:cfg.d_embed]).T
+    return _f64(p, "W_in")[:vocab].T
+
+
+def unembedding(p: Params) -> np.ndarray:
+    """The map from the last hidden layer to the logits: W_out [d_mlp, n_classes]."""
+    return _f64(p, "W_out")
+
+
+def bit_weights(p: Params, cfg, T: int, vocab: int | None) -> np.ndarray | None:
+    """``parity_bit_weights`` of the first layer [d_mlp, T] for bit inputs: real-valued features
+    (one row of W_in per input), or tokens of a 2-entry vocabulary one-hot encoded or embedded (the
+    one-hot weights the embedding amounts to, bit by bit). None for other tokens and for embed-sum
+    (the bits' positions are summed away)."""
+    if vocab is None:
+        return parity_bit_weights(_f64(p, "W_in"), T, "bits")
+    if vocab != 2 or cfg.input == "embed-sum":
+        return None
+    if cfg.input == "onehot":
+        return parity_bit_weights(_f64(p, "W_in"), T, "one_hot")
+    W = _f64(p, "W_in").reshape(T, cfg.d_embed, -1)
+    eff = np.einsum("vd,ndh->nvh", _f64(p, "W_E")[:2], W).reshape(2 * T, -1)
+    return parity_bit_weights(eff, T, "one_hot")

@@ -17,6 +17,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 Params = dict[str, jax.Array]
 
@@ -180,3 +181,27 @@ def flops_per_example(cfg, T: int, n_classes: int, d_vocab: int | None = None) -
             table = per_vocab and d_vocab is not None and _score_table_fits(d_vocab, T, cfg.n_heads)
             total += 2 * (qkv + (1 if table else 2) * T * d + d * d + 2 * d * m)
     return float(total + 2 * d * n_classes)
+
+
+# ---------------------------------------------------------------------------------------------- readouts
+# Weights read off the parameters for interpretability (numpy, float64; LayerNorm ignored).
+def _f64(p: Params, name: str) -> np.ndarray:
+    return np.asarray(p[name], np.float64)
+
+
+def token_weights(p: Params, vocab: int) -> np.ndarray:
+    """The embedding of each input token: W_E[:vocab] [vocab, d_model] (the '=' row left out)."""
+    return _f64(p, "W_E")[:vocab]
+
+
+def neuron_weights(p: Params, vocab: int) -> np.ndarray:
+    """How each input token feeds the first block's MLP neurons through the OV circuit:
+    (W_E[:vocab]·Σ_h W_V^h W_O^h·W_in)ᵀ [d_mlp, vocab]. Assumes every head attends to the token alike."""
+    ov = np.einsum("hdk,hke->de", _f64(p, "blocks.0.attn.W_V"), _f64(p, "blocks.0.attn.W_O"))
+    return (_f64(p, "W_E")[:vocab] @ ov @ _f64(p, "blocks.0.mlp.W_in")).T
+
+
+def unembedding(p: Params, cfg, n_classes: int) -> np.ndarray:
+    """The map from the last block's MLP neurons to the logits: W_out·W_U [d_mlp, n_classes]."""
+    W_U = _f64(p, "W_E")[:n_classes].T if cfg.tied else _f64(p, "W_U")
+    return _f64(p, f"blocks.{cfg.n_layers - 1}.mlp.W_out") @ W_U

@@ -19,8 +19,8 @@ from matplotlib.colors import ListedColormap, LogNorm, TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Patch, Rectangle
 
-from groklab.report.html import CAPTIONS, write_atomic
-from groklab.report.view import check_run_view, check_sweep_view, clean, run_layout, sweep_layout
+from groklab.report.html import caption, write_atomic
+from groklab.report.view import check_run_view, check_sweep_view, clean, metric_panels, run_layout, sweep_layout
 
 TRAIN, TEST = "#3b5bdb", "#e8590c"
 PALETTE = ["#3b5bdb", "#e8590c", "#2f9e44", "#ae3ec9", "#f08c00", "#0c8599", "#d6336c", "#5c940d",
@@ -98,38 +98,24 @@ def _metric_panels(view: dict, panels: list[tuple[str, list[tuple[str, str, str]
     return fig
 
 
-def _curves(view: dict, figures: list[str]) -> Figure:
-    panels = {
-        "accuracy": ("Accuracy", [("train_acc", "train", TRAIN), ("test_acc", "test", TEST)],
-                     {"ylim": (0, 1.02), "ylabel": "accuracy"}),
-        "loss": ("Loss", [("train_loss", "train", TRAIN), ("test_loss", "test", TEST)],
-                 {"logy": True, "ylabel": "loss"}),
-    }
-    return _metric_panels(view, [panels[f] for f in figures])
+def _panel(view: dict, name: str) -> tuple[str, list[tuple[str, str, str]], dict]:
+    """A registered metric panel as (title, series, options) for ``_metric_panels``."""
+    spec = metric_panels()[name]
+    opts: dict = {"ylabel": spec["ylabel"], "logy": spec["log_y"]}
+    if spec["y_range"]:
+        lo, hi = spec["y_range"]
+        opts["ylim"] = (lo, None if hi is None else hi + 0.02 * (hi - (lo or 0)))
+    return spec["title"], [tuple(s) for s in spec["series"]], opts
 
 
-def _weights(view: dict, figures: list[str]) -> Figure:
-    panels = {
-        "weight-norm": ("Weight norm", [("weight_norm", "sum of squared weights", "#495057")],
-                        {"ylabel": "‖w‖²"}),
-        "collapse": ("Softmax Collapse", [("collapse_frac", "collapsed", "#d6336c")],
-                     {"ylabel": "fraction of train set"}),
-    }
-    return _metric_panels(view, [panels[f] for f in figures])
-
-
-def _leakage(view: dict, figures: list[str]) -> Figure:
-    fig = _metric_panels(view, [("Membership inference", [("mia_auc", "AUC", "#c2255c"),
-                                                           ("mia_tpr1", "TPR @ 1% FPR", "#5f3dc4")],
-                                 {"ylim": (0, 1.02), "ylabel": "score"})])
-    fig.axes[0].axhline(0.5, color="#868e96", ls=":", lw=1)
+def _metric_section(view: dict, figures: list[str]) -> Figure:
+    """A section of per-step-metric panels (declared in the metric registry), one panel per figure."""
+    fig = _metric_panels(view, [_panel(view, f) for f in figures])
+    for ax, name in zip(fig.axes, figures):
+        hline = metric_panels()[name]["hline"]
+        if hline:
+            ax.axhline(hline[0], color="#868e96", ls=":", lw=1)
     return fig
-
-
-def _noise(view: dict, figures: list[str]) -> Figure:
-    return _metric_panels(view, [("Accuracy under label noise", [
-        ("clean_acc", "clean", "#2f9e44"), ("memorized_acc", "memorized (corrupt label)", TEST),
-        ("inverted_acc", "inverted (true label)", TRAIN)], {"ylim": (0, 1.02), "ylabel": "accuracy"})])
 
 
 def _progress(view: dict, figures: list[str]) -> Figure:
@@ -374,9 +360,10 @@ def _delay(view: dict, figures: list[str]) -> Figure:
     return fig
 
 
+# Sections drawn from the analysis; every other run section is made of registered metric panels.
 _RUN_DRAW: dict[str, Callable[[dict, list[str]], Figure]] = {
-    "curves": _curves, "weights": _weights, "progress": _progress, "spectrum": _spectrum, "clock": _clock,
-    "neurons": _neurons, "stars": _stars, "leakage": _leakage, "noise": _noise, "parity": _parity,
+    "progress": _progress, "spectrum": _spectrum, "clock": _clock, "neurons": _neurons, "stars": _stars,
+    "parity": _parity,
 }
 _SWEEP_DRAW: dict[str, Callable[[dict, list[str]], Figure]] = {"phase_diagram": _phase_diagram, "delay": _delay}
 
@@ -385,8 +372,8 @@ def _write(layout: dict[str, list[str]], draw: dict, view: dict, out_dir, subtit
     paths = []
     for section, figures in layout.items():
         with rc_context(_RC):
-            fig = draw[section](view, figures)
-            title = CAPTIONS[section][0] + (f" \u2014 {subtitle}" if subtitle else "")
+            fig = draw.get(section, _metric_section)(view, figures)
+            title = caption(section)[0] + (f" \u2014 {subtitle}" if subtitle else "")
             fig.suptitle(title, fontsize=11, fontweight="bold")
             buf = io.BytesIO()
             fig.savefig(buf, format="png", facecolor="white")

@@ -22,7 +22,15 @@ from html import escape
 from importlib.resources import files
 from pathlib import Path
 
-from groklab.report.view import check_run_view, check_sweep_view, clean, run_layout, sweep_layout
+from groklab.report.view import (
+    check_run_view,
+    check_sweep_view,
+    clean,
+    metric_panels,
+    run_layout,
+    section_caption,
+    sweep_layout,
+)
 
 # section -> (title, caption). Captions are ours, never user data, and name the figure's source.
 CAPTIONS: dict[str, tuple[str, str]] = {
@@ -114,8 +122,13 @@ def _script_json(obj: object) -> str:
     return text
 
 
+def caption(section: str) -> tuple[str, str]:
+    """(title, caption) of a report section: ours, or the one its registered metric panel declares."""
+    return CAPTIONS.get(section) or section_caption(section) or (section, "")
+
+
 def _section_html(section: str, figures: list[str]) -> str:
-    title, caption = CAPTIONS[section]
+    title, caption_ = caption(section)
     extra = ""
     if section == "spectrum":
         extra = ('<div class="slider-row"><label for="spectrum-slider">Checkpoint</label>'
@@ -124,13 +137,13 @@ def _section_html(section: str, figures: list[str]) -> str:
     figs = "".join(f'<figure class="figure" data-figure="{name}"></figure>' for name in figures)
     grid = "fig-grid" if len(figures) > 1 else "fig-one"
     return (f'<section class="card" id="sec-{section}" data-section="{section}">'
-            f"<h2>{escape(title)}</h2><p class=\"caption\">{escape(caption)}</p>{extra}"
+            f"<h2>{escape(title)}</h2><p class=\"caption\">{escape(caption_)}</p>{extra}"
             f'<div class="{grid}">{figs}</div></section>')
 
 
 def _page(kind: str, view: dict, layout: dict[str, list[str]]) -> str:
     sections = "".join(_section_html(s, figs) for s, figs in layout.items())
-    payload = _script_json({"kind": kind, "view": view})
+    payload = _script_json({"kind": kind, "view": view, "panels": metric_panels()})
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'

@@ -15,18 +15,8 @@ def _sigmoid_log(steps: np.ndarray, centre: float, width: float) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-(np.log10(np.maximum(steps, 1)) - np.log10(centre)) / width))
 
 
-def synthetic_run_view(p: int = 23, n_ckpt: int = 20, seed: int = 0, n_neurons: int = 48) -> dict:
-    """A synthetic run view of a grokking run on `x+y mod p`, with every section filled.
-
-    Returns a dict in the run-view schema with `n_ckpt` checkpoints for the progress measures and
-    spectrum, and `n_neurons` hidden neurons. Its name, run id and notes say that it is synthetic.
-    """
-    rng = np.random.default_rng(seed)
-    n_steps, t_mem, t_gen = 20_000, 300, 6_000
-    K = (p - 1) // 2
-    key_freqs = sorted(rng.choice(np.arange(1, K + 1), size=min(3, K), replace=False).tolist())
-
-    # --- training curves, logged every 50 steps and at log-spaced early steps
+def _curves(rng, p: int, n_steps: int, t_mem: int, t_gen: int) -> dict:
+    """Training curves logged every 50 steps and at log-spaced early steps."""
     step = np.unique(np.concatenate([np.geomspace(1, 50, 25).astype(int), np.arange(50, n_steps + 1, 50)]))
     mem = _sigmoid_log(step, t_mem * 0.7, 0.12)
     gen = _sigmoid_log(step, t_gen * 0.8, 0.06)
@@ -36,7 +26,7 @@ def synthetic_run_view(p: int = 23, n_ckpt: int = 20, seed: int = 0, n_neurons: 
     train_loss = np.log(p) * np.exp(-6 * mem) * (1 - 0.9 * gen) + 2e-4 + np.abs(jitter(1e-4))
     test_loss = np.log(p) * (1 + 2.2 * mem) * np.exp(-7 * gen) + 5e-4 + np.abs(jitter(2e-4))
     hump = mem * (1 - gen)  # memorized but not yet generalized
-    metrics = {
+    return {
         "step": step.tolist(),
         "train_acc": train_acc.tolist(),
         "test_acc": test_acc.tolist(),
@@ -51,9 +41,9 @@ def synthetic_run_view(p: int = 23, n_ckpt: int = 20, seed: int = 0, n_neurons: 
         "collapse_frac": np.clip(0.3 * hump**2 + np.abs(jitter(0.005)), 0, 1).tolist(),
     }
 
-    # --- progress measures at checkpoints
-    ckpt = np.round(np.geomspace(10, n_steps, n_ckpt)).astype(int)
-    ckpt = np.maximum.accumulate(ckpt - np.arange(n_ckpt)) + np.arange(n_ckpt)  # strictly increasing
+
+def _progress(ckpt: np.ndarray, p: int, t_mem: int, t_gen: int) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Progress measures at checkpoints; also the circuit and generalization curves at them."""
     c_mem, c_gen = _sigmoid_log(ckpt, t_mem * 0.7, 0.12), _sigmoid_log(ckpt, t_gen * 0.8, 0.06)
     circuit = _sigmoid_log(ckpt, t_gen * 0.35, 0.15)  # the circuit forms before test loss falls
     c_train = np.log(p) * np.exp(-6 * c_mem) * (1 - 0.9 * c_gen) + 2e-4
@@ -69,22 +59,12 @@ def synthetic_run_view(p: int = 23, n_ckpt: int = 20, seed: int = 0, n_neurons: 
         "weight_norm": (40 + 25 * c_mem - 45 * c_gen).tolist(),
         "phases": {"memorization_end": int(t_mem * 1.5), "circuit_end": int(t_gen * 0.9)},
     }
+    return progress, circuit, c_gen
 
-    # --- embedding spectrum: key frequencies grow with the circuit, the rest decay
-    freqs = np.arange(1, K + 1)
-    is_key = np.isin(freqs, key_freqs)
-    base = 1 + 0.25 * rng.random((ckpt.size, K))
-    norms = np.where(is_key, base * (1 + 6 * circuit[:, None]), base * (1 - 0.85 * c_gen[:, None]))
 
-    # --- clock: tokens on circles of their key frequency
+def _neurons(rng, p: int, K: int, key_freqs: list[int], n_neurons: int) -> dict:
+    """Each neuron reads one key frequency with a random phase, plus noise; sorted as in PAIR."""
     tokens = np.arange(p)
-    points = []
-    for k in key_freqs:
-        angle = 2 * np.pi * k * tokens / p
-        r = 1 + 0.05 * rng.standard_normal(p)
-        points.append(np.stack([r * np.cos(angle), r * np.sin(angle)], axis=1).round(4).tolist())
-
-    # --- neurons: each reads one key frequency with a random phase, plus noise
     neuron_freq = rng.choice(key_freqs, size=n_neurons)
     phase = rng.uniform(0, 2 * np.pi, n_neurons)
     amp = rng.uniform(0.6, 1.2, n_neurons)
@@ -93,46 +73,74 @@ def synthetic_run_view(p: int = 23, n_ckpt: int = 20, seed: int = 0, n_neurons: 
     dft = np.abs(np.fft.rfft(w, axis=1))[:, 1 : K + 1]  # [neuron, freq 1..K]
     frac = (dft[np.arange(n_neurons), neuron_freq - 1] ** 2) / (dft**2).sum(axis=1)
     order = np.lexsort((phase, neuron_freq))  # by frequency, then phase: stripes line up as in PAIR
+    return {"freq": neuron_freq.tolist(), "frac_explained": frac.tolist(), "order": order.tolist(),
+            "heatmap": w[order].tolist(), "stars": dft[order].tolist()}
 
-    # --- sparse parity: neurons weight the relevant bits
+
+def _clock(rng, p: int, key_freqs: list[int]) -> dict:
+    """Tokens on circles of their key frequency."""
+    tokens = np.arange(p)
+    points = []
+    for k in key_freqs:
+        angle = 2 * np.pi * k * tokens / p
+        r = 1 + 0.05 * rng.standard_normal(p)
+        points.append(np.stack([r * np.cos(angle), r * np.sin(angle)], axis=1).round(4).tolist())
+    return {"freqs": key_freqs, "points": points, "tokens": tokens.tolist()}
+
+
+def _run_meta(p: int, seed: int, n_steps: int) -> dict:
+    return {
+        "run_id": f"synthetic-p{p}-s{seed}",
+        "name": f"Synthetic grokking run (x+y mod {p})",
+        "status": "done",
+        "task": f"x+y mod {p}",
+        "config": {"task": "x+y", "p": p, "frac": 0.3, "model": "transformer", "d_model": 128,
+                   "d_mlp": 512, "optimizer": "adamw", "lr": 1e-3, "wd": 1.0, "steps": n_steps, "seed": seed},
+        "code_version": "synthetic",
+        "machine": "synthetic (no model trained)",
+        "wall_s": 452.3,
+        "created": "2026-11-29T12:00:00Z",
+    }
+
+
+def synthetic_run_view(p: int = 23, n_ckpt: int = 20, seed: int = 0, n_neurons: int = 48) -> dict:
+    """A synthetic run view of a grokking run on `x+y mod p`, with every section filled.
+
+    Returns a dict in the run-view schema with `n_ckpt` checkpoints for the progress measures and
+    spectrum, and `n_neurons` hidden neurons. Its name, run id and notes say that it is synthetic.
+    """
+    rng = np.random.default_rng(seed)
+    n_steps, t_mem, t_gen = 20_000, 300, 6_000
+    K = (p - 1) // 2
+    key_freqs = sorted(rng.choice(np.arange(1, K + 1), size=min(3, K), replace=False).tolist())
+    metrics = _curves(rng, p, n_steps, t_mem, t_gen)
+    ckpt = np.round(np.geomspace(10, n_steps, n_ckpt)).astype(int)
+    ckpt = np.maximum.accumulate(ckpt - np.arange(n_ckpt)) + np.arange(n_ckpt)  # strictly increasing
+    progress, circuit, c_gen = _progress(ckpt, p, t_mem, t_gen)
+    # embedding spectrum: key frequencies grow with the circuit, the rest decay
+    freqs = np.arange(1, K + 1)
+    base = 1 + 0.25 * rng.random((ckpt.size, K))
+    norms = np.where(np.isin(freqs, key_freqs), base * (1 + 6 * circuit[:, None]), base * (1 - 0.85 * c_gen[:, None]))
+    clock = _clock(rng, p, key_freqs)
+    neurons = _neurons(rng, p, K, key_freqs, n_neurons)
+    # sparse parity: neurons weight the relevant bits
     n_bits, bits = 30, [3, 11, 19]
     pw = np.abs(0.08 * rng.standard_normal((24, n_bits)))
     pw[:, bits] += rng.uniform(0.4, 1.0, (24, len(bits)))
-
+    step, train_acc, test_acc = (np.asarray(metrics[k]) for k in ("step", "train_acc", "test_acc"))
     final = {k: float(metrics[k][-1]) for k in ("train_acc", "test_acc", "train_loss", "test_loss")}
     t_mem_obs = int(step[np.argmax(train_acc >= 0.9)])
     t_gen_obs = int(step[np.argmax(test_acc >= 0.9)])
     return {
-        "run": {
-            "run_id": f"synthetic-p{p}-s{seed}",
-            "name": f"Synthetic grokking run (x+y mod {p})",
-            "status": "done",
-            "task": f"x+y mod {p}",
-            "config": {"task": "x+y", "p": p, "frac": 0.3, "model": "transformer", "d_model": 128,
-                       "d_mlp": 512, "optimizer": "adamw", "lr": 1e-3, "wd": 1.0, "steps": n_steps,
-                       "seed": seed},
-            "code_version": "synthetic",
-            "machine": "synthetic (no model trained)",
-            "wall_s": 452.3,
-            "created": "2026-11-29T12:00:00Z",
-        },
-        "summary": {
-            "t_mem": t_mem_obs, "t_gen": t_gen_obs, "delay": t_gen_obs - t_mem_obs,
-            "phase": "grokking", "pair_class": "grok", "final": final,
-            "rqi": 0.93, "n_key_freqs": len(key_freqs),
-        },
+        "run": _run_meta(p, seed, n_steps),
+        "summary": {"t_mem": t_mem_obs, "t_gen": t_gen_obs, "delay": t_gen_obs - t_mem_obs, "phase": "grokking",
+                    "pair_class": "grok", "final": final, "rqi": 0.93, "n_key_freqs": len(key_freqs)},
         "metrics": metrics,
         "progress": progress,
         "spectrum": {"step": ckpt.tolist(), "freqs": freqs.tolist(), "norms": norms.tolist()},
         "key_freqs": key_freqs,
-        "clock": {"freqs": key_freqs, "points": points, "tokens": tokens.tolist()},
-        "neurons": {
-            "freq": neuron_freq.tolist(),
-            "frac_explained": frac.tolist(),
-            "order": order.tolist(),
-            "heatmap": w[order].tolist(),
-            "stars": dft[order].tolist(),
-        },
+        "clock": clock,
+        "neurons": neurons,
         "parity": {"bits": bits, "weights": pw.tolist()},
         "verdict": (f"Synthetic data: memorized at step {t_mem_obs:,}, generalized at step "
                     f"{t_gen_obs:,} ({t_gen_obs - t_mem_obs:,} steps later): grokking."),

@@ -33,31 +33,60 @@ def _nonempty(d: Any, key: str) -> bool:
     return isinstance(d, Mapping) and isinstance(d.get(key), (list, tuple)) and len(d[key]) > 0
 
 
-# section -> ordered (figure, predicate on the view). A section is shown when any of its figures is.
-_RUN_FIGURES: dict[str, list[tuple[str, Callable[[dict], bool]]]] = {
-    "curves": [
-        ("accuracy", lambda v: has_series(v["metrics"], "train_acc", "test_acc")),
-        ("loss", lambda v: has_series(v["metrics"], "train_loss", "test_loss")),
-    ],
-    "weights": [
-        ("weight-norm", lambda v: has_series(v["metrics"], "weight_norm")),
-        ("collapse", lambda v: has_series(v["metrics"], "collapse_frac")),
-    ],
-    "progress": [
+# Figures drawn from the analysis (not per-step metrics): section -> (page order, [(figure, predicate)]).
+# Figures drawn from per-step metrics come from the metric registry (groklab.measure.registry): a
+# registered Panel is shown when any metric naming it has data.
+_ANALYSIS_FIGURES: dict[str, tuple[int, list[tuple[str, Callable[[dict], bool]]]]] = {
+    "progress": (30, [
         ("progress-loss", lambda v: has_series(v.get("progress"), *_LOSS_KEYS)),
         ("progress-gini", lambda v: has_series(v.get("progress"), "gini_embed", "gini_unembed")),
         ("progress-norm", lambda v: has_series(v.get("progress"), "weight_norm")),
-    ],
-    "spectrum": [("spectrum", lambda v: _nonempty(v.get("spectrum"), "norms"))],
-    "clock": [("clock", lambda v: _nonempty(v.get("clock"), "points"))],
-    "neurons": [("neurons", lambda v: _nonempty(v.get("neurons"), "heatmap"))],
-    "stars": [("stars", lambda v: _nonempty(v.get("neurons"), "stars"))],
-    "leakage": [("leakage", lambda v: has_series(v["metrics"], *_LEAK_KEYS))],
-    "noise": [("noise", lambda v: has_series(v["metrics"], *_NOISE_KEYS))],
-    "parity": [("parity", lambda v: _nonempty(v.get("parity"), "weights"))],
+    ]),
+    "spectrum": (31, [("spectrum", lambda v: _nonempty(v.get("spectrum"), "norms"))]),
+    "clock": (32, [("clock", lambda v: _nonempty(v.get("clock"), "points"))]),
+    "neurons": (33, [("neurons", lambda v: _nonempty(v.get("neurons"), "heatmap"))]),
+    "stars": (34, [("stars", lambda v: _nonempty(v.get("neurons"), "stars"))]),
+    "parity": (80, [("parity", lambda v: _nonempty(v.get("parity"), "weights"))]),
 }
 
-RUN_SECTIONS: tuple[str, ...] = tuple(_RUN_FIGURES)
+
+def _run_figures() -> dict[str, list[tuple[str, Callable[[dict], bool]]]]:
+    """Every run-report section in page order with its (figure, predicate) pairs."""
+    order: dict[str, int] = {}
+    figs: dict[str, list] = {}
+    for section, (rank, items) in _ANALYSIS_FIGURES.items():
+        order[section], figs[section] = rank, list(items)
+    for panel, spec in metric_panels().items():
+        keys = [k for k, _, _ in spec["series"]]
+        order.setdefault(spec["section"], spec["order"])
+        figs.setdefault(spec["section"], []).append(
+            (panel, lambda v, keys=keys: has_series(v["metrics"], *keys)))
+    return {s: figs[s] for s in sorted(figs, key=lambda s: order[s])}
+
+
+def metric_panels() -> dict[str, dict]:
+    """The registered per-step-metric panels (JSON-able), as the HTML script and the PNGs draw them."""
+    from groklab.measure import registry
+
+    ranks = {p.name: p.order for p in registry.panels()}
+    return {name: {**spec, "order": ranks[name]} for name, spec in registry.panel_specs().items()}
+
+
+def run_sections() -> tuple[str, ...]:
+    """Every section a run report can have, in page order."""
+    return tuple(_run_figures())
+
+
+def section_caption(section: str) -> tuple[str, str] | None:
+    """(title, caption) that a registered Panel gives a section of its own, if any."""
+    from groklab.measure import registry
+
+    for p in registry.panels():
+        if p.section == section and p.caption:
+            return p.title, p.caption
+    return None
+
+
 SWEEP_SECTIONS: tuple[str, ...] = ("phase_diagram", "delay")
 
 
@@ -87,7 +116,7 @@ def run_layout(view: dict) -> dict[str, list[str]]:
     `view` must already be cleaned (`clean`), so that missing data and NaN read the same.
     """
     layout = {}
-    for section, figures in _RUN_FIGURES.items():
+    for section, figures in _run_figures().items():
         present = [name for name, has_data in figures if has_data(view)]
         if present:
             layout[section] = present

@@ -60,6 +60,26 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+def write_small(path: Path, data: bytes) -> None:
+    """Replace a small record file atomically: temporary name, fsync, rename (the folder is not
+    fsynced: a crash may leave the previous version, never a partial one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=TMP_SUFFIX)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o644)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -75,20 +95,24 @@ def write_tensors(path: Path, tensors: dict[str, np.ndarray], meta: dict[str, st
     return hashlib.sha256(blob).hexdigest()
 
 
-def _check_header(blob: bytes) -> None:
+def _check_header(blob: bytes) -> dict:
     """Reject a file whose safetensors header is malformed before the library parses it."""
     if len(blob) < 8:
         raise ValueError("shorter than a safetensors header")
     (n,) = struct.unpack("<Q", blob[:8])
     if n > min(len(blob) - 8, _MAX_HEADER):
         raise ValueError("header length past the end of the file")
+    return _parse_header(blob[8:8 + n], len(blob) - 8 - n)
+
+
+def _parse_header(raw: bytes, size: int) -> dict:
+    """The header's JSON object, checked against ``size``, the number of data bytes after it."""
     try:
-        header = json.loads(blob[8:8 + n])
+        header = json.loads(raw)
     except (UnicodeDecodeError, ValueError):
         raise ValueError("header is not JSON") from None
     if not isinstance(header, dict):
         raise ValueError("header is not a JSON object")
-    size = len(blob) - 8 - n
     for name, info in header.items():
         if name == "__metadata__":
             continue
@@ -101,6 +125,27 @@ def _check_header(blob: bytes) -> None:
         lo, hi = offs
         if not 0 <= lo <= hi <= size or hi - lo != int(np.prod(shape, dtype=object)) * _ITEMSIZE[info["dtype"]]:
             raise ValueError(f"tensor {name!r}: data outside the file or of the wrong size")
+    end = max((info["data_offsets"][1] for name, info in header.items() if name != "__metadata__"), default=0)
+    if end != size:
+        raise ValueError(f"{size - end} bytes after the last tensor's data")
+    return header
+
+
+def read_header(path: Path) -> tuple[dict[str, tuple[str, tuple[int, ...]]], dict]:
+    """A safetensors file's tensors as {name: (dtype, shape)} and its metadata, from the header alone
+    (checked as ``read_tensors`` checks it); ValueError naming what is wrong, OSError if unreadable."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        head = f.read(8)
+        if len(head) < 8:
+            raise ValueError("shorter than a safetensors header")
+        (n,) = struct.unpack("<Q", head)
+        if n > min(size - 8, _MAX_HEADER):
+            raise ValueError("header length past the end of the file")
+        header = _parse_header(f.read(n), size - 8 - n)
+    meta = header.pop("__metadata__", None)
+    tensors = {k: (v["dtype"], tuple(v["shape"])) for k, v in header.items()}
+    return tensors, meta if isinstance(meta, dict) else {}
 
 
 def read_tensors(path: Path, expect_sha: str | None = None) -> dict[str, np.ndarray]:

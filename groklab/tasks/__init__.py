@@ -9,17 +9,46 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from groklab.errors import ConfigError
 from groklab.tasks import modular
 from groklab.tasks.base import Dataset, Table, corrupt_labels, make_dataset, split
 
-if TYPE_CHECKING:
-    from groklab.config import Config
-
-__all__ = ["Dataset", "Table", "TaskFamily", "FAMILIES", "build_table", "build_dataset", "check_task",
+__all__ = ["Dataset", "Table", "TaskConfig", "TaskFamily", "FAMILIES", "build_table", "build_dataset", "check_task",
            "family_of", "list_tasks", "corrupt_labels", "make_dataset", "split"]
+
+
+class TaskConfig(Protocol):
+    """The config fields tasks read. ``groklab.config.Config`` has them all; tasks never import it, so
+    the dependency runs one way (config validates through ``check_task``)."""
+
+    @property
+    def task(self) -> str: ...
+    @property
+    def p(self) -> int: ...
+    @property
+    def frac(self) -> float: ...
+    @property
+    def n_train(self) -> int | None: ...
+    @property
+    def n_test(self) -> int | None: ...
+    @property
+    def symmetric(self) -> bool: ...
+    @property
+    def noise(self) -> float: ...
+    @property
+    def perm_n(self) -> int: ...
+    @property
+    def parity_n(self) -> int: ...
+    @property
+    def parity_k(self) -> int: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def input(self) -> str: ...
+    @property
+    def split_seed(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -35,19 +64,19 @@ class TaskFamily:
     key: str
     names: dict[str, str]          # task name -> one-line description
     params: tuple[str, ...]
-    check: Callable[["Config"], None]
-    build: Callable[["Config"], Table]
+    check: Callable[["TaskConfig"], None]
+    build: Callable[["TaskConfig"], Table]
     prefix: str | None = None
     modular: bool = False          # outputs live in Z_p and Fourier analysis applies
 
 
-def _modular_check(c: "Config") -> None:
+def _modular_check(c: "TaskConfig") -> None:
     name = modular.canonical(c.task)
     if name in ("x/y", "x/y if y odd else x-y") and not modular.is_prime(c.p):
         raise ConfigError(f"p: task {name} needs a prime modulus, got {c.p}")
 
 
-def _modular_build(c: "Config") -> Table:
+def _modular_build(c: "TaskConfig") -> Table:
     return modular.modular_table(c.task, c.p, symmetric=c.symmetric)
 
 
@@ -88,15 +117,15 @@ def family_of(task: str) -> TaskFamily:
     raise ConfigError(f"task: unknown task {task!r}; allowed: {', '.join(allowed)} (see `groklab tasks`)")
 
 
-def check_task(c: "Config") -> None:
+def check_task(c: "TaskConfig") -> None:
     family_of(c.task).check(c)
 
 
-def build_table(c: "Config") -> Table:
+def build_table(c: "TaskConfig") -> Table:
     return family_of(c.task).build(c)
 
 
-def build_dataset(c: "Config", table: Table | None = None) -> Dataset:
+def build_dataset(c: "TaskConfig", table: Table | None = None) -> Dataset:
     """The config's dataset: its table split by data seed, with its label noise."""
     table = table if table is not None else build_table(c)
     frac = None if c.n_train is not None else c.frac

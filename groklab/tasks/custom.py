@@ -23,7 +23,7 @@ from groklab.tasks import modular
 from groklab.tasks.base import Table
 
 if TYPE_CHECKING:
-    from groklab.config import Config
+    from groklab.tasks import TaskConfig as Config
 
 MAX_NAME_LEN = 100
 

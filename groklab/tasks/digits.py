@@ -19,7 +19,7 @@ from groklab.tasks import TaskFamily
 from groklab.tasks.base import Table
 
 if TYPE_CHECKING:
-    from groklab.config import Config
+    from groklab.tasks import TaskConfig as Config
 
 N_PIXELS = 64
 MAX_INTENSITY = 16.0

@@ -28,7 +28,7 @@ from groklab.tasks.base import Table
 from groklab.tasks.custom import labelled_pairs
 
 if TYPE_CHECKING:
-    from groklab.config import Config
+    from groklab.tasks import TaskConfig as Config
 
 PREFIX = "expr:"
 MAX_EXPONENT = 64

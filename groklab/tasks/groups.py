@@ -24,7 +24,7 @@ from groklab.tasks import TaskFamily
 from groklab.tasks.base import Table
 
 if TYPE_CHECKING:
-    from groklab.config import Config
+    from groklab.tasks import TaskConfig as Config
 
 PERM_N_RANGE = (3, 6)
 

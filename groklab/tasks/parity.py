@@ -16,7 +16,7 @@ from groklab.tasks import TaskFamily
 from groklab.tasks.base import Table
 
 if TYPE_CHECKING:
-    from groklab.config import Config
+    from groklab.tasks import TaskConfig as Config
 
 DEFAULT_N_TRAIN = 1200
 DEFAULT_N_TEST = 1000

@@ -15,17 +15,21 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from groklab.config import Config
+from groklab.config import Config, member_fields
 from groklab.errors import ConfigError
+from groklab.measure import registry
 from groklab.models import Model, build
 from groklab.tasks import Dataset, build_dataset
 from groklab.train import losses, optim
+from groklab.train import state as opt_names
+from groklab.train.ensemble import Evaluation
 
 _CACHE = os.environ.get("GROKLAB_JAX_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "groklab", "jax"))
 jax.config.update("jax_compilation_cache_dir", _CACHE)
@@ -116,8 +120,9 @@ def _stack_members(cfgs: list[Config], datasets: list[Dataset], model: Model) ->
                       init_scale=np.array([c.init_scale for c in cfgs], np.float32))
 
 
-EvalFn = Callable[[int, dict[str, np.ndarray]], None]
-CkptFn = Callable[[int, dict[str, np.ndarray], list[np.ndarray]], None]
+EvalFn = Callable[[Evaluation], None]
+# (step, stacked params, stacked optimizer state by name: see groklab.train.state)
+CkptFn = Callable[[int, dict[str, np.ndarray], dict[str, np.ndarray]], None]
 
 
 class Trainer:
@@ -128,8 +133,7 @@ class Trainer:
             raise ConfigError("members: need at least one config")
         keys = {c.shape_key() for c in configs}
         if len(keys) != 1:
-            raise ConfigError("members: ensemble members may differ only in "
-                              "seed, data_seed, lr, wd, init_scale, frac, n_train, noise, betas, grokfast alpha/lamb")
+            raise ConfigError(f"members: ensemble members may differ only in {', '.join(member_fields())}")
         self.cfgs = configs
         self.cfg = cfg = configs[0]
         if cfg.loss_dtype == "float64":
@@ -182,38 +186,25 @@ class Trainer:
                 return vstep(*carry, d, start + i)
             return jax.lax.fori_loop(0, n, body, (params, opt_state))
 
-        def member_eval(params, d):
-            from groklab.measure.leakage import mia_auc_jax, tpr_at_fpr_jax
-
-            logits = model.apply(params, d["x"])
-            per = losses.per_example(cfg.loss, logits, d["y_obs"], dtype).astype(jnp.float32)
-            pred = logits.argmax(-1)
-
-            def mean(v, m):
-                m = m.astype(jnp.float32)
-                return (v * m).sum() / jnp.maximum(m.sum(), 1.0)
-
-            tr, te, co = d["is_train"], d["is_test"], d["is_corrupt"]
-            out = {
-                "train_loss": mean(per, tr), "train_acc": mean(pred == d["y_obs"], tr),
-                "test_loss": mean(per, te), "test_acc": mean(pred == d["y_obs"], te),
-                "weight_norm": sum(jnp.sum(v.astype(jnp.float32) ** 2) for v in params.values()),
-                "collapse_frac": mean(losses.softmax_collapse(logits), tr),
-                "mia_auc": mia_auc_jax(per, tr, tr | te),
-                "mia_tpr1": tpr_at_fpr_jax(per, tr, tr | te, 0.01),
-            }
-            if self.has_noise:
-                out["clean_acc"] = mean(pred == d["y_obs"], tr & ~co)
-                out["memorized_acc"] = mean(pred == d["y_obs"], co)
-                out["inverted_acc"] = mean(pred == d["y_true"], co)
-            return out
-
         self.has_noise = bool(self.data.is_corrupt.any())
-        self._init = jax.jit(jax.vmap(init_member))
-        self._run = jax.jit(run, donate_argnums=(0, 1))
-        self._eval = jax.jit(jax.vmap(member_eval))
+        self.metrics = registry.active(registry.EvalSetup(cfg, self.has_noise))
+        chosen = self.metrics
 
-    def _device_data(self) -> dict:
+        def member_eval(params, d):
+            logits = model.apply(params, d["x"])
+            ctx = registry.EvalContext(
+                params=params, logits=logits,
+                loss=losses.per_example(cfg.loss, logits, d["y_obs"], dtype).astype(jnp.float32),
+                pred=logits.argmax(-1), y_obs=d["y_obs"], y_true=d["y_true"], is_train=d["is_train"],
+                is_test=d["is_test"], is_corrupt=d["is_corrupt"])
+            return registry.evaluate_all(chosen, ctx)
+
+        self._init = jax.jit(jax.vmap(init_member))
+        self.run_steps = jax.jit(run, donate_argnums=(0, 1))
+        self.evaluate = jax.jit(jax.vmap(member_eval))
+
+    def device_data(self) -> dict:
+        """Every member's data on the trainer's device (the ``d`` that ``run_steps`` and ``evaluate`` take)."""
         d = self.data
         x_train = np.take_along_axis(d.x, d.train_idx[:, :, None], axis=1) if d.x.ndim == 3 else \
             np.take_along_axis(d.x, d.train_idx, axis=1)
@@ -226,13 +217,15 @@ class Trainer:
         with jax.default_device(self.device):
             state = self._init(jnp.asarray(self.data.key), jnp.asarray(self.data.init_scale),
                                jax.device_put(self.data.hp, self.device))
-        # Committed to the device like every later state `_run` returns: otherwise the first real
-        # interval sees a new input sharding and compiles `_run` a second time, inside training.
+        # Committed to the device like every later state `run_steps` returns: otherwise the first real
+        # interval sees a new input sharding and compiles `run_steps` a second time, inside training.
         return jax.device_put(state, self.device)
 
-    def opt_treedef(self):
+    def opt_template(self) -> tuple[Any, Any, dict]:
+        """(treedef of the stacked optimizer state, one member's state as shapes, stacked param shapes)."""
         params, opt_state = jax.eval_shape(self._init, self.data.key, self.data.init_scale, self.data.hp)
-        return jax.tree.structure(opt_state), jax.tree.leaves(opt_state), params
+        member = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape[1:], a.dtype), opt_state)
+        return jax.tree.structure(opt_state), member, params
 
     # ------------------------------------------------------------------ the loop
     def fit(self, on_eval: EvalFn | None = None, on_checkpoint: CkptFn | None = None,
@@ -241,19 +234,19 @@ class Trainer:
 
         ``state`` = (step, params, opt leaves) resumes from a checkpoint saved by ``on_checkpoint``.
         """
-        data = self._device_data()
+        data = self.device_data()
         t0 = time.perf_counter()
         if state is None:
             start = 0
             params, opt_state = self.init_state()
         else:
             start, host_params, leaves = state
-            treedef, _, _ = self.opt_treedef()
+            treedef, _, _ = self.opt_template()
             params = jax.device_put({k: jnp.asarray(v) for k, v in host_params.items()}, self.device)
             opt_state = jax.tree.unflatten(treedef, [jax.device_put(jnp.asarray(v), self.device) for v in leaves])
         # compile both programs up front so the first interval's timing is training only
-        params, opt_state = self._run(params, opt_state, data, jnp.int32(start), jnp.int32(0))
-        jax.block_until_ready(self._eval(params, data))
+        params, opt_state = self.run_steps(params, opt_state, data, jnp.int32(start), jnp.int32(0))
+        jax.block_until_ready(self.evaluate(params, data))
         self.compile_s = time.perf_counter() - t0
         t_train = time.perf_counter()
         step = start
@@ -261,18 +254,16 @@ class Trainer:
         alive = np.ones(self.E, bool)
         for s in todo:
             if s > step:
-                params, opt_state = self._run(params, opt_state, data, jnp.int32(step), jnp.int32(s - step))
+                params, opt_state = self.run_steps(params, opt_state, data, jnp.int32(step), jnp.int32(s - step))
                 step = s
-            metrics = {k: np.asarray(v) for k, v in jax.device_get(self._eval(params, data)).items()}
+            metrics = {k: np.asarray(v) for k, v in jax.device_get(self.evaluate(params, data)).items()}
             finite = np.isfinite(metrics["train_loss"]) & np.isfinite(metrics["test_loss"])
-            metrics["_alive"] = alive & finite
-            metrics["_diverged"] = alive & ~finite
             if on_eval is not None and not (s == start and state is not None):
-                on_eval(s, metrics)
+                on_eval(Evaluation(s, metrics, alive & finite, alive & ~finite))
             alive &= finite
             if s in self.ckpt_steps and on_checkpoint is not None and not (s == start and state is not None):
                 on_checkpoint(s, {k: np.asarray(v) for k, v in jax.device_get(params).items()},
-                              [np.asarray(v) for v in jax.device_get(jax.tree.leaves(opt_state))])
+                              opt_names.to_tensors(jax.device_get(opt_state)))
             if not alive.any() or (stop is not None and stop()):
                 break
         jax.block_until_ready(params)

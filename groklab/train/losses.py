@@ -31,9 +31,3 @@ def per_example(kind: str, logits: jax.Array, labels: jax.Array, dtype=jnp.float
         return ((z - target) ** 2).mean(-1)
     lp = log_probs(kind, logits, dtype)
     return -jnp.take_along_axis(lp, labels[:, None], axis=-1)[:, 0]
-
-
-def softmax_collapse(logits: jax.Array) -> jax.Array:
-    """Per example: True where sum_j exp(z_j - max z) == 1 exactly in float32 (Prieto et al.)."""
-    z = logits.astype(jnp.float32)
-    return jnp.exp(z - z.max(-1, keepdims=True)).sum(-1) == 1.0

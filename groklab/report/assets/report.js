@@ -846,14 +846,6 @@
   // ------------------------------------------------------------------ main
 
   const RENDER = {
-    accuracy: (f) => metricChart(f, "Accuracy", "accuracy",
-      [["train_acc", "train", C.train], ["test_acc", "test", C.test]],
-      { yDomain: [0, 1], yFmt: fmtPct, badge: phaseBadge(S.phase) }),
-    loss: (f) => metricChart(f, "Loss", "loss (log)",
-      [["train_loss", "train", C.train], ["test_loss", "test", C.test]], { logY: true }),
-    "weight-norm": (f) => metricChart(f, "Weight norm", "\u2016w\u2016\u00b2", [["weight_norm", "sum of squared weights", C.norm]]),
-    collapse: (f) => metricChart(f, "Softmax Collapse", "fraction of train set",
-      [["collapse_frac", "collapsed", C.unembed]], { yDomain: [0, null], yFmt: fmtPct }),
     "progress-loss": (f) => progressChart(f, "Restricted and excluded loss", "loss (log)", [
       ["restricted_loss", "restricted", C.restricted], ["excluded_loss", "excluded", C.excluded],
       ["train_loss", "train", C.train, true], ["test_loss", "test", C.test, true]], { logY: true }),
@@ -864,16 +856,21 @@
     clock: clockFigure,
     neurons: neuronsFigure,
     stars: starsFigure,
-    leakage: (f) => metricChart(f, "Membership inference", "score",
-      [["mia_auc", "AUC", C.auc], ["mia_tpr1", "TPR @ 1% FPR", C.tpr]],
-      { yDomain: [0, 1], hlines: [{ y: 0.5, label: "chance AUC" }] }),
-    noise: (f) => metricChart(f, "Accuracy under label noise", "accuracy", [
-      ["clean_acc", "clean", C.clean], ["memorized_acc", "memorized (corrupt label)", C.memorized],
-      ["inverted_acc", "inverted (true label)", C.inverted]], { yDomain: [0, 1], yFmt: fmtPct }),
     parity: parityFigure,
     "phase-diagram": phaseFigure,
     delay: delayFigure,
   };
+
+  // Figures of per-step metrics are declared in groklab's metric registry and arrive as DATA.panels.
+  function panelChart(spec) {
+    const extra = { logY: !!spec.log_y };
+    if (spec.y_range) extra.yDomain = spec.y_range;
+    if (spec.percent) extra.yFmt = fmtPct;
+    if (spec.hline) extra.hlines = [{ y: spec.hline[0], label: spec.hline[1] }];
+    if (spec.badge === "phase") extra.badge = phaseBadge(S.phase);
+    return (f) => metricChart(f, spec.title, spec.ylabel, spec.series, extra);
+  }
+  for (const [name, spec] of Object.entries(DATA.panels || {})) RENDER[name] = panelChart(spec);
 
   const header = document.querySelector('[data-section="header"]');
   if (header) (DATA.kind === "sweep" ? sweepHeader : runHeader)(header);

@@ -1,0 +1,47 @@
+"""`groklab export RUN --format transformer-lens`: a transformer run as a TransformerLens checkpoint
+(from ``groklab.export``)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from groklab.cli.output import print_json
+from groklab.errors import ConfigError
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from groklab.api import load_params
+    from groklab.config import from_dict
+    from groklab.export import export_transformer_lens
+    from groklab.store import Store
+
+    st = Store(args.store, create=False)
+    row = st.get_run(args.run)
+    cfg = from_dict(row["config"])
+    if cfg.model != "transformer":
+        raise ConfigError(f"export: run {row['run_id']} is an {cfg.model}; --format transformer-lens exports "
+                          "transformer runs only")
+    if args.step is not None and not args.step.isdigit():
+        raise ConfigError(f"step: expected a checkpoint step (an integer), got {args.step!r}")
+    step, params = load_params(row["run_id"], None if args.step is None else int(args.step), store=st)
+    out = Path(args.out) if args.out else st.run_dir(row["run_id"]) / f"transformer-lens-step{step}.pt"
+    sd_path, cfg_path = export_transformer_lens(params, cfg, out)
+    if args.json:
+        print_json({"run_id": row["run_id"], "step": step, "state_dict": str(sd_path), "config": str(cfg_path)})
+    else:
+        print(f"wrote {sd_path} (HookedTransformer state dict, step {step}) and {cfg_path} (its config)")
+    return 0
+
+
+def register(subparsers, common: argparse.ArgumentParser) -> None:
+    e = subparsers.add_parser(
+        "export", parents=[common], help="export a transformer run to TransformerLens",
+        description="Write a run's checkpoint as a TransformerLens HookedTransformer state dict (torch.save; "
+                    "loads with weights_only=True) and its HookedTransformerConfig as JSON. Needs groklab[tl].")
+    e.add_argument("run", help="run id, id prefix or name")
+    e.add_argument("--format", required=True, choices=["transformer-lens"], help="export format")
+    e.add_argument("--out", metavar="FILE", help="state-dict file (default: in the run's folder); the config "
+                   "goes beside it with the suffix .json")
+    e.add_argument("--step", help="checkpoint step (default: the newest)")
+    e.set_defaults(func=cmd_export)

@@ -1,0 +1,92 @@
+"""The ``Experiment`` dataclass and the registry ``EXPERIMENTS`` every experiment module adds itself to.
+
+An experiment module (one per paper, in this package) builds one ``Experiment`` and calls
+``register(Experiment(...), order=N)``; ``groklab.reproduce`` imports every module of the package, so
+a new file is all a new reproduction needs. ``order`` places it in the catalogue (``groklab reproduce
+--list``, docs/results.md): experiments are kept sorted by it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from groklab.config import Config
+from groklab.errors import ConfigError
+from groklab.reproduce.core import Row, fmt_field
+from groklab.reproduce.outcome import Outcome
+from groklab.store import Store
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A published claim and how groklab tests it.
+
+    ``points(smoke)`` makes the configs (each named ``NAME/label``); ``compare(outcome)`` makes the
+    rows from the stored runs; ``after(store, outcome)`` (optional) computes what compare reads besides
+    metrics (e.g. the analysis of checkpoints, cached in the store).
+    """
+
+    name: str
+    title: str
+    cite: str
+    claim: str                          # the published finding under test
+    plan: str                           # the full version: configs and budget, in words
+    axes: tuple[str, ...]               # config fields the sweep report lays the points along
+    paper: dict                         # the paper's setup as config fields (departures are measured against it)
+    points: Callable[[bool], list[Config]]
+    compare: Callable[[Outcome], list[Row]]
+    stand_ins: tuple[str, ...] = ()     # departures that are not config fields
+    paper_by_label: dict = field(default_factory=dict)   # label -> its own paper setup (as ``paper``)
+    after: Callable[[Store, Outcome], None] | None = None
+    # extra tables read from the store: [{"title", "header": [str], "rows": [[str]]}] (e.g. a phase diagram)
+    tables: Callable[[Outcome], list[dict]] | None = None
+
+
+EXPERIMENTS: dict[str, Experiment] = {}      # name -> experiment, in catalogue order
+_ORDER: dict[str, int] = {}
+
+
+def register(exp: Experiment, order: int) -> Experiment:
+    """Add ``exp`` to ``EXPERIMENTS`` at its place ``order`` in the catalogue (ties: by name)."""
+    if exp.name in EXPERIMENTS:
+        raise ValueError(f"reproduce: experiment {exp.name!r} registered twice")
+    _ORDER[exp.name] = order
+    items = sorted([*EXPERIMENTS.values(), exp], key=lambda e: (_ORDER[e.name], e.name))
+    EXPERIMENTS.clear()
+    EXPERIMENTS.update((e.name, e) for e in items)
+    return exp
+
+
+def get(name: str) -> Experiment:
+    if name not in EXPERIMENTS:
+        raise ConfigError(f"reproduce: unknown experiment {name!r}; allowed: {', '.join(EXPERIMENTS)}")
+    return EXPERIMENTS[name]
+
+
+def named(exp: str, label: str, cfg: Config) -> Config:
+    """``cfg`` named as a point of experiment ``exp``: ``exp/label``."""
+    return cfg.replace(name=f"{exp}/{label}")
+
+
+TINY_TRANSFORMER = dict(p=23, d_model=32, n_heads=4, d_mlp=64)    # the smoke versions' transformer
+
+
+def departures(exp: Experiment, out: Outcome, label: str | None = None) -> list[str]:
+    """The stored configs' departures from the paper's setup (``Experiment.paper``, and
+    ``paper_by_label`` for ``label`` or, without one, for every label), one phrase each, then the
+    stand-ins that are not config fields."""
+    found = []
+    groups = [(None, exp.paper)] if exp.paper else []
+    groups += [(k, v) for k, v in exp.paper_by_label.items() if label is None or k == label]
+    for who, paper in groups:
+        cfgs = out.configs(who)
+        for k, theirs in paper.items():
+            ours = sorted({c.get(k) for c in cfgs}, key=repr)
+            if cfgs and ours != [theirs]:
+                shown = ", ".join(fmt_field(v) for v in ours)
+                found.append(f"{who + ': ' if who else ''}{k} {shown} (paper {fmt_field(theirs)})")
+    return found + list(exp.stand_ins)
+
+
+__all__ = ["EXPERIMENTS", "TINY_TRANSFORMER", "Experiment", "departures", "get", "named", "register"]
