@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,8 +26,9 @@ from groklab.config import Config, from_dict
 from groklab.errors import ConfigError, StoreError
 from groklab.measure import summarize
 from groklab.store import Store
-from groklab.store.catalog import write_error
+from groklab.store.catalog import new_id, write_error
 from groklab.store.files import read_tensors
+from groklab.train.budget import preflight
 from groklab.train.ensemble import Evaluation, Stacked
 
 ProgressFn = Callable[[dict], None]
@@ -142,11 +144,12 @@ def fit(trainer, store: Store, run_ids: list[str], progress: ProgressFn | None,
         try:
             for e in members:
                 store.save_checkpoint(run_ids[e], step, {k: v[e] for k, v in params.items()},
-                                      state={k: v[e] for k, v in opt.items()})
-            prev = last_state_step[0]
-            last_state_step[0] = step
-            if prev is not None:   # only the newest complete optimizer state is kept for resume
-                store.drop_state([run_ids[e] for e in members], keep=step)
+                                      state={k: v[e] for k, v in opt.items()} if opt else None)
+            if not opt:            # a replayed group carries the optimizer state of its last checkpoint only
+                return
+            prev, last_state_step[0] = last_state_step[0], step
+            if prev is not None:   # the two newest optimizer states are kept: resume falls back to the older
+                store.drop_state([run_ids[e] for e in members], keep=prev)
         except OSError as err:
             raise write_error(store.root, err) from None
 
@@ -167,6 +170,8 @@ def fit(trainer, store: Store, run_ids: list[str], progress: ProgressFn | None,
     wall = wall_before + time.perf_counter() - t0
     summaries = []
     try:
+        if last_state_step[0] is not None:     # finished: only the newest optimizer state stays
+            store.drop_state([run_ids[e] for e in live()], keep=last_state_step[0])
         for e, (rid, cfg) in enumerate(zip(run_ids, cfgs)):
             st, msg = ("diverged", diverged[e]) if e in diverged else ("completed", None)
             s = summarize(cfg, rid, store.metrics(rid), st, wall,
@@ -190,11 +195,15 @@ def train(config: Config | dict | list, *, store: str | Path | Store | None = No
     from groklab.train.loop import Trainer
 
     cfgs = _as_configs(config)
+    preflight(cfgs, warn=sweep_id is None)   # member limit, names, memory estimate: before anything is allocated
     trainer = Trainer(cfgs)           # builds datasets and the model: raises ConfigError before any write
     st = store if isinstance(store, Store) else Store(store)
-    run_ids = st.create_runs([c.to_dict() for c in cfgs], code_version=code_version(), machine=machine(),
-                             sweep_id=sweep_id)
-    return fit(trainer, st, run_ids, progress)
+    group_id = new_id("g")
+    with st.lease("group", group_id):      # held while it trains: a concurrent resume of the group is refused
+        run_ids = st.create_runs([c.to_dict() for c in cfgs], hashes=[c.hash() for c in cfgs],
+                                 code_version=code_version(), machine=machine(),
+                                 sweep_id=sweep_id, group_id=group_id)
+        return fit(trainer, st, run_ids, progress)
 
 
 def resume(run: str, *, store: str | Path | Store | None = None, progress: ProgressFn | None = None) -> TrainResult:
@@ -202,14 +211,21 @@ def resume(run: str, *, store: str | Path | Store | None = None, progress: Progr
 
     Optimizer, filter and RNG state come back with it; on CPU the final metrics equal those of an
     uninterrupted run bit for bit. Everything is loaded and checked before the store is touched.
+    If a file of the newest checkpoint is missing or not a readable safetensors file, it resumes
+    from the older one whose optimizer state is kept too, with a warning on stderr. The group is
+    leased while it trains: a second resume of it is refused, naming the holder's pid.
     """
-    import jax
-
-    from groklab.train import state as opt_names
-    from groklab.train.loop import Trainer
-
     st = store if isinstance(store, Store) else Store(store, create=False)
     row = st.get_run(run)
+    with st.lease("group", row["group_id"], what=f"run {row['run_id']}"):
+        return _resume_group(st, row, progress)
+
+
+def _resume_group(st: Store, row: dict, progress: ProgressFn | None) -> TrainResult:
+    import jax
+
+    from groklab.train.loop import Trainer
+
     rows = st.group_runs(row["group_id"])
     if all(r["status"] in FINISHED for r in rows):
         raise StoreError(f"run: {row['run_id']} is already finished ({row['status']}); nothing to resume")
@@ -220,25 +236,23 @@ def resume(run: str, *, store: str | Path | Store | None = None, progress: Progr
     trainer = Trainer(cfgs)
     diverged = {e: r["message"] or "non-finite loss" for e, r in enumerate(rows) if r["status"] == "diverged"}
     active = [e for e in range(len(rows)) if e not in diverged]
-    steps = [set(st.state_steps(rows[e]["run_id"])) for e in active]
-    common = set.intersection(*steps)
+    steps = [{c["step"] for c in st.checkpoints(rows[e]["run_id"]) if c["has_state"]} for e in active]
+    common = sorted(set.intersection(*steps), reverse=True)
     if not common:
         raise StoreError(f"run: {row['run_id']} has no complete checkpoint to resume from; start it again")
-    step = max(common)
     _, template, pshapes = trainer.opt_template()
+    step, loaded = _load_members(st, [rows[e]["run_id"] for e in active], common, pshapes, template)
     # members that diverged earlier keep their slot in the batch with fresh values; nothing reads them
     init_params, init_state = trainer.init_state() if diverged else ({}, None)
     init_leaves = [np.asarray(v) for v in jax.tree.leaves(init_state)] if diverged else []
     params: dict[str, list] = {k: [] for k in pshapes}
     leaves: list[list] = [[] for _ in jax.tree.leaves(template)]
-    for e, r in enumerate(rows):
+    for e in range(len(rows)):
         if e in diverged:
             p = {k: np.asarray(v[e]) for k, v in init_params.items()}
             s = [v[e] for v in init_leaves]
         else:
-            _, p = st.load_checkpoint(r["run_id"], step)
-            st.check_params(r["run_id"], p, {k: v.shape[1:] for k, v in pshapes.items()})
-            s = opt_names.order(st.load_state(r["run_id"], step), template, f"{r['run_id']} at step {step}")
+            p, s = loaded[active.index(e)]
         for k in pshapes:
             params[k].append(p[k])
         for i, v in enumerate(s):
@@ -250,6 +264,41 @@ def resume(run: str, *, store: str | Path | Store | None = None, progress: Progr
     return fit(trainer, st, ids, progress, state=(step, {k: np.stack(v) for k, v in params.items()},
                                                      [np.stack(v) for v in leaves]),
                 wall_before=max(rows[e]["wall_s"] or 0.0 for e in active), diverged=diverged)
+
+
+def _unreadable(st: Store, run_id: str, step: int) -> str | None:
+    """Why a checkpoint's files cannot be read at all (missing, or not a safetensors file), or None.
+    A readable file whose checksum or tensors do not match is not this: loading refuses it."""
+    from groklab.store.files import read_header
+
+    for what, path in (("checkpoint", st.ckpt_path(run_id, step)), ("optimizer state", st.state_path(run_id, step))):
+        if not path.is_file():
+            return f"its {what} file is missing"
+        try:
+            read_header(path)
+        except (OSError, ValueError) as e:
+            return f"its {what} file is not a readable safetensors file ({e})"
+    return None
+
+
+def _load_members(st: Store, run_ids: list[str], steps: list[int], pshapes: dict, template) -> tuple[int, list]:
+    """(step, [(params, optimizer leaves) per run]) at the newest of ``steps`` whose files are readable."""
+    from groklab.train import state as opt_names
+
+    i = 0
+    while i + 1 < len(steps):
+        bad = next(((rid, why) for rid in run_ids if (why := _unreadable(st, rid, steps[i]))), None)
+        if bad is None:
+            break
+        print(f"groklab: warning: run {bad[0]}: the checkpoint at step {steps[i]} is unusable: {bad[1]}; "
+              f"resuming from the one at step {steps[i + 1]}", file=sys.stderr)
+        i += 1
+    step, out = steps[i], []
+    for rid in run_ids:
+        _, p = st.load_checkpoint(rid, step)
+        st.check_params(rid, p, {k: v.shape[1:] for k, v in pshapes.items()})
+        out.append((p, opt_names.order(st.load_state(rid, step), template, f"{rid} at step {step}")))
+    return step, out
 
 
 def load_params(run: str, step: int | None = None, *, store: str | Path | Store | None = None

@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 import tomllib
 import typing
 from collections.abc import Callable
@@ -51,8 +52,10 @@ class TaskName(Constraint):
         return ["nope", "expr:((((x"]
 
 
-def _f(default: Any, group: str, allowed: Constraint, doc: str, member: bool = False) -> Any:
-    meta: dict[str, Any] = {"spec": Spec(group, allowed, doc, member)}
+def _f(default: Any, group: str, allowed: Constraint, doc: str, member: bool = False, added: bool = False) -> Any:
+    """A declared field. ``added``: a field newer than the first stores, left out of ``Config.hash()``
+    while it holds its default, so configs that do not use it keep the hash they were stored with."""
+    meta: dict[str, Any] = {"spec": Spec(group, allowed, doc, member), "added": added}
     if isinstance(allowed, Options):
         meta["choices"] = allowed.values
     return field(default=default, metadata=meta)
@@ -84,6 +87,11 @@ class Config:
                              member=True)
     n_test: int | None = _f(None, "task", _POS_INT, "held-out examples for sampled tasks (parity)")
     symmetric: bool = _f(False, "task", Boolean(), "modular: only pairs a <= b (as the PAIR explorable)")
+    y_nonzero: bool = _f(False, "task", Boolean(), "modular: only equations with y != 0 (Grokfast's x*y data: "
+                         "y in 1..p-1)", added=True)
+    operands: int | None = _f(None, "task", Interval(int, 2, None), "modular: operands x, y in 0..n-1 only, n <= p "
+                              "(none: 0..p-1); with p >= 2n-1 the sum never wraps (Liu et al. 2022's toy: n = 10, "
+                              "p = 19)", added=True)
     noise: float = _f(0.0, "task", _UNIT_OPEN_RIGHT, "fraction of training labels replaced by other classes",
                       member=True)
     perm_n: int = _f(5, "task", _ANY_INT, "permutation tasks: the group S_n (range checked by the task)")
@@ -97,14 +105,26 @@ class Config:
     n_heads: int = _f(4, "model", _WIDTH, "attention heads (d_head = d_model / n_heads; must divide d_model)")
     d_mlp: int = _f(512, "model", _WIDTH, "transformer MLP width; MLP hidden width")
     d_embed: int = _f(128, "model", _WIDTH, "MLP: embedding width per operand (input = embed)")
-    act: str = _f("relu", "model", Options(("relu", "gelu", "quadratic")), "hidden activation")
-    layernorm: bool = _f(False, "model", Boolean(), "transformer: LayerNorm before attention/MLP/unembed")
-    tied: bool = _f(False, "model", Boolean(), "transformer: W_U = W_E^T (restricted to the classes)")
+    act: str = _f("relu", "model", Options(("relu", "gelu", "quadratic", "tanh")), "hidden activation")
+    layernorm: bool = _f(False, "model", Boolean(), "transformer: LayerNorm in every block (placed as ln_place says)")
+    ln_place: str = _f("pre", "model", Options(("pre", "post", "resid")),
+                       "transformer LayerNorm placement: pre (on each branch's input, plus a final LN), post (Power "
+                       "et al.: x = LN(x + f(x)), no final LN) or resid (Grokfast: the stream itself, x = LN(x); "
+                       "x = x + attn(x), then a pre-LN MLP and a final LN)", added=True)
+    op_token: bool = _f(False, "model", Boolean(), "transformer: an operator token between the operands (a o b =), "
+                        "as Power et al. and Grokfast", added=True)
+    tied: bool = _f(False, "model", Boolean(), "W_U = W_E^T restricted to the classes (transformer); MLP with "
+                    "embedded inputs: logits = (h W_out) W_E^T, W_out [d_mlp, d_embed] (PAIR)")
     input: str = _f("embed", "model", Options(("embed", "embed-sum", "onehot", "features")),
                     "MLP input: per-operand embeddings, one summed embedding, one-hot tokens or the task's features")
-    bias: bool = _f(True, "model", Boolean(), "MLP: biases in hidden and output layers")
-    init_scale: float = _f(1.0, "model", _POSITIVE, "every initial weight multiplied by this (Omnigrok's alpha)",
-                           member=True)
+    bias: bool = _f(True, "model", Boolean(), "biases in the MLP's hidden and output layers (transformer: in its "
+                    "blocks' MLPs; attention never has any)")
+    init: str = _f("normal", "model", Options(("normal", "uniform")),
+                   "normal: N(0, 1/fan_in) weights, zero biases (transformer: Nanda et al.'s); uniform: PyTorch's "
+                   "defaults, U(+-1/sqrt(fan_in)) for linear weights and biases, N(0, 1) for embeddings",
+                   added=True)
+    init_scale: float = _f(1.0, "model", Interval(float, 0, 1e6, "right"),
+                           "every initial weight multiplied by this (Omnigrok's alpha)", member=True)
     init_std: float | None = _f(None, "model", _POSITIVE, "MLP: fixed init std instead of 1/sqrt(fan_in)")
     # --- optimizer (groklab.train.optim) and loss (groklab.train.losses)
     optimizer: str = _f("adamw", "optim", Options(("adamw", "adam", "sgd")), "the optimizer")
@@ -130,6 +150,10 @@ class Config:
                               "evaluations per decade on that log grid (0: none; checkpoints are always evaluated)")
     ckpt_per_decade: int = _f(10, "loop", Interval(int, 1, 1000),
                               "checkpoints per decade of steps (log grid) plus the last")
+    ckpt_dense: float = _f(0.25, "loop", Interval(float, 0, 10),
+                           "also checkpoint at an evaluation where a live member's train or test loss or weight "
+                           "norm moved by more than this (natural log) since the last checkpoint (0: log grid only)",
+                           added=True)
     seed: int = _f(0, "loop", _SEED, "initialisation and minibatch order", member=True)
     device: str = _f("auto", "loop", Options(("auto", "cpu", "cuda")), "where to train (auto: an accelerator if any)")
     # --- measures (groklab.measure)
@@ -145,7 +169,9 @@ class Config:
         return dataclasses.asdict(self)
 
     def hash(self) -> str:
-        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        d = {k: v for k, v in self.to_dict().items()
+             if not (FIELDS[k].metadata.get("added") and v == FIELDS[k].default)}
+        blob = json.dumps(d, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     @property
@@ -297,17 +323,54 @@ def validate(c: Config) -> Config:
     return c
 
 
+# Names given now (a new run's or sweep's) must not hold characters a terminal acts on: C0/C1 controls
+# (ESC, BEL, CR, NUL...; tab is allowed), line/paragraph separators, bidirectional overrides, and lone
+# surrogates (bytes that were not UTF-8). Stored configs of older runs are not held to it, so they still load.
+UNSAFE_CHARS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+NAME_RULE = "a string of at most 200 characters without control characters (tab allowed)"
+
+
+def unsafe_text(text: str) -> bool:
+    """Whether ``text`` holds a character a terminal would act on (or a byte that was not UTF-8)."""
+    return bool(UNSAFE_CHARS.search(text))
+
+
+def check_name(value: Any, name: str = "name", required: bool = False) -> None:
+    """The rule for a name given now: a run's ``name`` field, a sweep's name. ConfigError naming ``name``."""
+    if value is None and not required:
+        return
+    if not isinstance(value, str) or len(value) > 200 or unsafe_text(value) or (required and not value.strip()):
+        raise reject(name, value, ("a non-empty string" if required else "a string") + NAME_RULE[8:])
+
+
+def check_input(c: Config) -> Config:
+    """The rules for configs given now, stricter than those stored configs of older runs are held to
+    (``validate``): the name's (``check_name``). Run before a new run or sweep is created."""
+    check_name(c.name)
+    return c
+
+
 def from_dict(d: dict[str, Any]) -> Config:
     """Build and validate a config from plain values (TOML, JSON, CLI strings)."""
     values = {k: coerce(k, v) for k, v in d.items()}
     return validate(Config(**values))
 
 
+MAX_FILE_BYTES = 2**20      # config and sweep files: larger ones are refused unread
+
+
 def read_toml(path: str | Path, what: str = "config") -> dict[str, Any]:
-    """Parse a TOML file; a missing, unreadable or invalid file is a ConfigError naming ``what``."""
+    """Parse a TOML file of at most ``MAX_FILE_BYTES`` (at most that many bytes plus one are read, so a
+    device or a huge file is refused at once); a missing, unreadable, too large or invalid file is a
+    ConfigError naming ``what``."""
     p = Path(path)
     try:
-        return tomllib.loads(p.read_text())
+        with open(p, "rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise ConfigError(f"{what}: {p} is larger than {MAX_FILE_BYTES // 2**20} MiB; allowed a TOML file of at "
+                              f"most {MAX_FILE_BYTES:,} bytes")
+        return tomllib.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{what}: file not found: {p}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:

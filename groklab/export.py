@@ -15,8 +15,11 @@ Needs the optional extra ``groklab[tl]`` (torch and a TransformerLens that still
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -127,25 +130,86 @@ def to_hooked_transformer(params: dict[str, np.ndarray], cfg: Config):
     return model.eval()
 
 
-def export_transformer_lens(params: dict[str, np.ndarray], cfg: Config, out: str | Path) -> tuple[Path, Path]:
+def _inside(path: Path, roots: Sequence[str | Path]) -> bool:
+    return any(path.is_relative_to(Path(r).resolve()) for r in roots)
+
+
+def check_out(out: str | Path, *, force: bool = False, parents: bool = False,
+              roots: Sequence[str | Path] = ()) -> tuple[Path, Path]:
+    """Where an export goes: (state-dict path, config path beside it, suffix .json). Nothing is written.
+
+    ConfigError naming ``out`` for: a directory; an existing file of either path unless ``force``; a
+    missing folder outside the current directory and ``roots`` unless ``parents`` (inside them it is
+    created); a folder that is not one or cannot be written.
+    """
+    text = str(out)
+    if not text.strip() or "\x00" in text:
+        raise ConfigError(f"out: got {text!r}; allowed a file path such as model.pt")
+    out = Path(out)
+    if text.endswith(("/", os.sep)) or out.is_dir():
+        raise ConfigError(f"out: {out} is a directory; allowed a file path such as {out / 'model.pt'}")
+    cfg_path = out.with_suffix(".json") if out.suffix != ".json" else out.with_suffix(".config.json")
+    for p in (out, cfg_path):
+        if p.is_dir() or (p.exists() and not p.is_file()):
+            raise ConfigError(f"out: {p} exists and is not a regular file; choose another --out")
+        if p.exists() and not force:
+            raise ConfigError(f"out: {p} exists; pass --force to overwrite it (the export writes {out.name} and "
+                              f"{cfg_path.name})")
+    folder = out.parent.resolve()
+    existing = next((q for q in (folder, *folder.parents) if q.exists()), Path("/"))
+    if not existing.is_dir():
+        raise ConfigError(f"out: {existing} is not a folder")
+    if existing != folder and not parents and not _inside(folder, [Path.cwd(), *roots]):
+        raise ConfigError(f"out: folder {folder} does not exist; create it, or pass --parents to create it")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"out: cannot write in {existing} (permission denied)")
+    return out, cfg_path
+
+
+def _write(path: Path, write) -> None:
+    """``write(file)`` into a temporary file beside ``path``, then rename it over ``path``."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "xb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def export_transformer_lens(params: dict[str, np.ndarray], cfg: Config, out: str | Path, *, force: bool = False,
+                            parents: bool = False, roots: Sequence[str | Path] = ()) -> tuple[Path, Path]:
     """Write the HookedTransformer's state dict (``torch.save``) to ``out`` and its config to ``out``.json.
 
     The state dict holds tensors only, so ``torch.load(out, weights_only=True)`` reads it; rebuild
     with ``HookedTransformer(HookedTransformerConfig(**json.load(open(config))))`` and
-    ``load_state_dict``. Returns (state-dict path, config path).
+    ``load_state_dict``. Returns (state-dict path, config path). Where it may write is ``check_out``'s
+    rule (``force``: overwrite; ``parents``: create a missing folder anywhere); each file is written
+    under a temporary name and renamed, so a failed export leaves no half-written file.
     """
     torch = _import_tl()[0]
-    out = Path(out)
+    out, cfg_path = check_out(out, force=force, parents=parents, roots=roots)
     model = to_hooked_transformer(params, cfg)
-    cfg_path = out.with_suffix(".json") if out.suffix != ".json" else out.with_suffix(".config.json")
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    text = (json.dumps(hooked_config_dict(cfg), indent=2) + "\n").encode()
+    had = out.exists()
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({k: v.detach().clone() for k, v in model.state_dict().items()}, out)
-        cfg_path.write_text(json.dumps(hooked_config_dict(cfg), indent=2) + "\n")
-    except OSError as e:
-        raise ConfigError(f"out: cannot write {out} ({e.strerror})") from None
+        _write(out, lambda f: torch.save(state, f))
+        try:
+            _write(cfg_path, lambda f: f.write(text))
+        except BaseException:
+            if not had:
+                out.unlink(missing_ok=True)
+            raise
+    except (OSError, RuntimeError) as e:
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e).splitlines()[0][:120]
+        raise ConfigError(f"out: cannot write {out} ({why})") from None
     return out, cfg_path
 
 
-__all__ = ["EXTRA_MESSAGE", "export_transformer_lens", "hooked_config_dict", "hooked_state_dict",
+__all__ = ["EXTRA_MESSAGE", "check_out", "export_transformer_lens", "hooked_config_dict", "hooked_state_dict",
            "to_hooked_transformer"]

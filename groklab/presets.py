@@ -75,7 +75,8 @@ PRESETS: dict[str, dict] = {
         "cite": "Gromov 2023 model and optimizer; weight decay and data lowered so the delay is visible",
         "description": "quadratic MLP, a+b mod 97, 30% train, wd 0.3: memorizes in ~10 steps, generalizes ~15x later",
         "note": "phase_gap 100: Liu et al.'s 10^3-step gap was set for 10^4-10^5-step budgets, "
-                "scaled here to a 600-step run",
+                "scaled here to a 600-step run (for Liu et al.'s literal rule only; the default phase rule "
+                "is relative to t_train and needs no scaling)",
         "values": {**_GROMOV, "frac": 0.3, "wd": 0.3, "steps": 600, "eval_every": 5, "ckpt_per_decade": 15,
                    "phase_gap": 100},
     },

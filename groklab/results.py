@@ -14,7 +14,8 @@ from pathlib import Path
 
 from groklab.config import Config
 from groklab.errors import ConfigError
-from groklab.reproduce import ACC_TOL, EXPERIMENTS, STEP_FACTOR, compare, newest
+from groklab.measure.labels import DEFAULT_RULE, RULE_TEXT
+from groklab.reproduce import EXPERIMENTS, RULES, compare, newest
 from groklab.store import Store
 
 DEFAULT_OUT = Path("docs") / "results.md"
@@ -56,8 +57,10 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _agree(v: bool | None) -> str:
-    return {True: "yes", False: "**no**", None: "—"}[v]
+def _agree(row: dict) -> str:
+    """The verdict column: yes, **no**, "undecided (budget N)" or — (nothing published)."""
+    v = row.get("verdict") or {True: "yes", False: "no", None: "—"}[row["agree"]]
+    return "**no**" if v == "no" else v
 
 
 def render(results: list[dict]) -> str:
@@ -71,17 +74,12 @@ def render(results: list[dict]) -> str:
         "every other number is read from the store. `groklab reproduce --list` shows each full version's "
         "budget.",
         "",
-        f"A step count agrees when within a factor of {STEP_FACTOR:g} of the published one (below it, for one "
-        "published as \"≤ N\"), an accuracy within "
-        f"{ACC_TOL:g}, a finding when equal. \"> N\" means not reached within a budget of N steps and \"≥\" marks "
-        f"a lower bound: such a bound disagrees only when it exceeds the published value by the factor of "
-        f"{STEP_FACTOR:g}, and is otherwise undecided (—). "
+        *(f"- {rule}" for rule in RULES),
+        "",
         "Wall time runs from the sweep's start to its end on the machine named, compilation included.",
         "",
-        f"Phases follow Liu et al. 2022: with t_train, t_test the first steps where train and test accuracy reach "
-        f"{d.phase_threshold:g}, comprehension when both are reached within {d.phase_gap:,} steps of each other, "
-        "grokking when t_test comes later, memorization when only train accuracy gets there, confusion when neither "
-        "does (groklab.measure.liu_phase).",
+        f"Phases are Liu et al. 2022's four, by groklab's rule (groklab.measure.labels): {RULE_TEXT[DEFAULT_RULE]}. "
+        f"liu2022's phase diagram uses their literal rule instead: {RULE_TEXT['liu']} (phase_gap {d.phase_gap:,}).",
         "",
         "| experiment | run | command | wall time | load at start | agreement |",
         "|---|---|---|---|---|---|",
@@ -110,7 +108,7 @@ def render(results: list[dict]) -> str:
                   "|---|---|---|---|---|---|"]
         for row in r["rows"]:
             lines.append("| " + " | ".join(_cell(x) for x in (row["quantity"], row["published_text"], row["ours_text"],
-                                                             row["detail"], _agree(row["agree"]), row["why"])) + " |")
+                                                             row["detail"], _agree(row), row["why"])) + " |")
         for t in r.get("tables", []):
             lines += ["", f"**{t['title']}**", "", "| " + " | ".join(_cell(h) for h in t["header"]) + " |",
                       "|" + "---|" * len(t["header"])]

@@ -200,9 +200,14 @@ def test_run_view_has_fourier_sections_only_for_modular_runs(tmp_path):
     perm_cfg = resolve(None, task="perm-compose", perm_n=3, model="mlp", input="embed", d_embed=4, d_mlp=8,
                        steps=1)
     perm = run_view(store, _stored_run(store, perm_cfg, {0: _init_params(perm_cfg)}))
-    for key in ("spectrum", "key_freqs", "clock", "neurons", "parity", "verdict"):
+    for key in ("spectrum", "key_freqs", "clock", "neurons", "parity"):
         assert key not in perm, key
-    assert "weight_norm" in perm["progress"] and any("not modular" in n for n in perm["notes"])
+    assert "weight_norm" in perm["progress"] and perm["circuit"]["basis"] == "irreps" and "verdict" in perm
+    digits_cfg = resolve(None, task="digits", n_train=200, model="mlp", input="features", d_mlp=8, steps=1)
+    digits = run_view(store, _stored_run(store, digits_cfg, {0: _init_params(digits_cfg)}))
+    for key in ("spectrum", "key_freqs", "clock", "neurons", "parity", "verdict", "circuit"):
+        assert key not in digits, key
+    assert "weight_norm" in digits["progress"] and any("not modular" in n for n in digits["notes"])
 
     empty = store.create_runs([perm_cfg.to_dict()], code_version="test", machine="test")[0]
     store.finish(empty, "failed", None, 0.0)
@@ -242,7 +247,7 @@ def _one_line_error(capsys, argv: list[str]) -> str:
 def test_analyze_cli_errors_are_one_line_exit_2(tmp_path, capsys):
     store = Store(tmp_path / "s")
     assert "no run" in _one_line_error(capsys, ["analyze", "nope", "--store", str(store.root)])
-    cfg = resolve(None, task="perm-compose", perm_n=3, model="mlp", input="embed", d_embed=4, d_mlp=8, steps=1)
+    cfg = resolve(None, task="digits", n_train=200, model="mlp", input="features", d_mlp=8, steps=1)
     rid = _stored_run(store, cfg, {0: _init_params(cfg)})
     assert "not modular" in _one_line_error(capsys, ["analyze", rid, "--store", str(store.root)])
     empty = store.create_runs([cfg.to_dict()], code_version="test", machine="test")[0]

@@ -65,6 +65,12 @@ BAD_FLAGS = [
     (["--name", "a\x00b"], ["name:", "NUL"]),
     (["--bogus", "1"], ["unrecognized arguments: --bogus"]),
     (["--p"], ["--p", "expected one argument"]),
+    (["--seeds", "0-5000"], ["seeds:", "at most 4096"]),
+    (["--members", "4097"], ["members:", "4096"]),
+    (["--init-scale", "1e308"], ["init_scale:", "(0, 1e+06]"]),
+    (["--name", "a\x1b[2Jb"], ["name:", "without control characters", "\\x1b[2J"]),
+    (["--max-memory", "lots"], ["max-memory:", "such as 8G"]),
+    (["--p", "2000", "--max-memory", "4G"], ["p: 2000 needs ≈", "at most p ="]),
 ]
 
 
@@ -73,6 +79,13 @@ def test_bad_flag_is_one_line_and_creates_no_store(tmp_path, capsys, flags, need
     rc, err = run_cli(["train", "--store", str(tmp_path / "new"), *TINY, *flags], capsys)
     assert_user_error(rc, err, *needles)
     assert not (tmp_path / "new").exists()
+
+
+def test_user_text_in_an_error_line_is_escaped(tmp_path, capsys):
+    rc, err = run_cli(["train", "--store", str(tmp_path / "s"), "--config", str(tmp_path / "a\x1b[2J\x07.toml")],
+                      capsys)
+    assert_user_error(rc, err, "config: file not found", "a\\x1b[2J\\x07.toml")
+    assert "\x1b" not in err and "\x07" not in err
 
 
 def test_unknown_preset_names_the_allowed_ones(tmp_path, capsys):

@@ -19,6 +19,7 @@ from groklab import api
 from groklab.cli import main
 from groklab.config import Config, invalid_values
 from groklab.store import Store
+from groklab.train.ensemble import Stacked
 
 FIELD_NAMES = [f.name for f in fields(Config) if f.name != "preset"]
 SPECIAL = ["none", "null", "", "true", "false", "yes", "0", "-0", "1", "-1", "2", "97", "113", "1e309", "-1e309", "nan",
@@ -55,7 +56,8 @@ def stub_train(configs, *, store=None, progress=None, sweep_id=None):
     cfgs = api._as_configs(configs)
     assert all(isinstance(c, Config) for c in cfgs)
     summaries = [api.summarize(c, f"r000000-{i:06x}", {"step": []}, "completed", 0.0) for i, c in enumerate(cfgs)]
-    return api.TrainResult(run_ids=[s["run_id"] for s in summaries], summaries=summaries, params=[{} for _ in cfgs])
+    return api.TrainResult(group_id="g-fuzz", run_ids=[s["run_id"] for s in summaries], summaries=summaries,
+                           stacked=Stacked({}))
 
 
 def no_training(*args, **kwargs):

@@ -323,7 +323,7 @@ def test_messages_state_the_limit():
     from groklab.errors import ConfigError
 
     cases = [({"p": 1}, "p: got 1; allowed an integer in [2, 2000]"),
-             ({"act": "tanh"}, "act: got 'tanh'; allowed one of relu, gelu, quadratic"),
+             ({"act": "sigmoid"}, "act: got 'sigmoid'; allowed one of relu, gelu, quadratic, tanh"),
              ({"d_model": 0}, "d_model: got 0; allowed an integer in [1, 65536]"),
              ({"n_heads": 5}, "n_heads: got 5; allowed a divisor of d_model (128)"),
              ({"batch_size": 0}, "batch_size: got 0; allowed an integer >= 1, or none"),
@@ -362,3 +362,13 @@ def test_config_hash_is_unchanged():
     assert Config().hash() == "a4b69f902986d197"      # stores match runs by it
     assert from_dict(Config().to_dict()).hash() == Config().hash()
     assert resolve("nanda2023").hash() == "bdc7fad645574adc" and resolve("gromov2023").hash() == "75ed7b40bacd32dc"
+
+
+def test_groklab_train_stays_the_train_function_once_the_train_package_is_imported(tmp_path):
+    import groklab
+    import groklab.train.loop  # noqa: F401  (sets the attribute groklab.train to the package)
+
+    res = groklab.train(groklab.resolve("gromov2023", steps=3), store=tmp_path)
+    assert res.run_ids and res.group_id.startswith("g")
+    again = groklab.train(groklab.resolve("gromov2023", steps=3, seed=1), store=tmp_path)
+    assert again.run_ids != res.run_ids

@@ -99,8 +99,9 @@ def test_summarize_curves_reports_times_delay_and_classes():
     train_loss = np.r_[_decay(1.0, 1e-8, 50), np.full(50, 1e-8)]
     test_loss = np.r_[np.ones(50), _decay(1.0, 1e-7, 50)]
     out = summarize_curves(STEPS, train_acc, test_acc, train_loss, test_loss)
-    assert out == {"t_mem": 300, "t_gen": 4000, "delay": 3700, "phase": "grokking",
-                   "pair_class": "grok", "t_train_liu": 200, "t_test_liu": 3000}
+    assert out == {"t_mem": 300, "t_gen": 4000, "delay": 3700, "phase": "grokking", "phase_rule": "relative",
+                   "pair_class": "grok", "pair_rule": "losses as given", "t_train_liu": 200, "t_test_liu": 3000,
+                   "gap_evals": 28}
     never = summarize_curves(STEPS, train_acc, np.zeros_like(STEPS, float), train_loss, test_loss,
                              pair_thresholds={"gen_ratio": 1e9})
     assert (never["t_gen"], never["delay"], never["phase"], never["pair_class"]) == (

@@ -131,7 +131,8 @@ def test_resume_of_an_ensemble_keeps_its_diverged_member_diverged(tmp_path):
 # ---------------------------------------------------------------------------------------------- divergence
 def test_non_finite_loss_stops_the_run_as_diverged_keeping_earlier_metrics(tmp_path, capsys):
     seen = []
-    res = api.train(tiny(lr=1e6), store=tmp_path / "s", progress=lambda ev: seen.append(ev["eval"].metrics["train_loss"]))
+    res = api.train(tiny(lr=1e6), store=tmp_path / "s",
+                    progress=lambda ev: seen.append(ev["eval"].metrics["train_loss"]))
     last = seen[-1]
     assert not np.isfinite(last).all()                    # the loss really did blow up
     s = res.summaries[0]
@@ -143,7 +144,7 @@ def test_non_finite_loss_stops_the_run_as_diverged_keeping_earlier_metrics(tmp_p
     assert np.isfinite(m["train_loss"]).all()
     assert max(c["step"] for c in st.checkpoints(res.run_ids[0])) < bad_step
 
-    rc = main(["train", *TINY_FLAGS, "--init-scale", "1e30", "--store", str(tmp_path / "s")])
+    rc = main(["train", *TINY_FLAGS, "--init-std", "1e10", "--store", str(tmp_path / "s")])
     err = capsys.readouterr().err
     assert rc == 0 and "diverged: non-finite loss at step 0" in err and "Traceback" not in err
     newest = st.list_runs()[0]
@@ -270,7 +271,7 @@ sys.exit(main(sys.argv[1:]))
 
 def test_a_really_full_disk_fails_cleanly_and_the_store_stays_readable(tmp_path):
     mnt = tmp_path / "mnt"
-    mounted = _mount_tmpfs(mnt, "160k")
+    mounted = _mount_tmpfs(mnt, "192k")     # the catalog, run.json, metrics.jsonl, lease and a checkpoint fit
     train = [sys.executable, "-m", "groklab.cli"] if mounted else [sys.executable, "-c", _FILLING_DISK]
     try:
         s = str(mnt / "s")

@@ -50,7 +50,7 @@ def assert_all_drawn(page) -> list[str]:
 def test_run_report_draws_every_figure_offline(open_report):
     opened = open_report(render_run_html(synthetic_run_view()))
     names = assert_all_drawn(opened.page)
-    assert len(names) == 14
+    assert len(names) == 13          # the weight norm once: per step, not again per checkpoint
     assert opened.page.locator(".fig-error").count() == 0
     assert opened.requests == [opened.page.url]  # the page itself, nothing else
     opened.assert_clean()
@@ -125,7 +125,7 @@ def test_large_run_view_draws(open_report):
     start = time.perf_counter()
     opened = open_report(render_run_html(view))
     print(f"\n200 checkpoints, p=113, 512 neurons: rendered and drawn in {time.perf_counter() - start:.2f} s")
-    assert len(assert_all_drawn(opened.page)) == 14
+    assert len(assert_all_drawn(opened.page)) == 13
     opened.assert_clean()
 
 
@@ -150,5 +150,34 @@ def test_sweep_report_cells_link_to_run_reports(open_report, tmp_path):
     cell.click()
     page.wait_for_url(f"**/{target['href']}")
     page.wait_for_function("window.groklabReport && window.groklabReport.kind === 'run'")
-    assert page.evaluate("window.groklabReport.figures.length") == 14
+    assert page.evaluate("window.groklabReport.figures.length") == 13
     opened.assert_clean()
+
+
+PROGRESS = """() => { const bar = document.getElementById('sweep-progress'), fill = bar.firstElementChild;
+  const stats = document.querySelector('[data-section=header] .stats');
+  return {bar: bar.getBoundingClientRect().width, fill: fill.getBoundingClientRect().width,
+          row: stats.getBoundingClientRect().width, text: document.querySelector('.meta').innerText}; }"""
+
+
+@pytest.mark.parametrize(("done", "share"), [(20, 1.0), (10, 0.5), (0, 0.0)])
+def test_sweep_progress_bar_is_full_exactly_when_every_run_is_done(open_report, done, share):
+    view = synthetic_sweep_view()
+    view["sweep"] = {**view["sweep"], "n_points": 20, "n_done": done}
+    opened = open_report(render_sweep_html(view))
+    got = opened.page.evaluate(PROGRESS)
+    assert f"{done} of 20" in got["text"]
+    assert got["bar"] == pytest.approx(got["row"], abs=1)        # the bar spans the header, not a part of it
+    assert got["fill"] == pytest.approx(share * got["bar"], abs=1)
+    opened.assert_clean()
+
+
+def test_run_header_shows_the_phase_and_why(open_report):
+    view = synthetic_run_view()
+    opened = open_report(render_run_html(view))
+    page, s = opened.page, view["summary"]
+    assert page.locator("#phase-badge").inner_text().lower() == s["phase"]
+    reason = page.locator("#phase-reason").inner_text()
+    assert reason.startswith(s["phase"]) and f"step {s['t_test_liu']:,}" in reason
+    opened.assert_clean()
+

@@ -156,6 +156,50 @@ def test_sweep_report_elsewhere_links_back_into_the_store(runs, tmp_path):
     assert sorted(p.name for p in (tmp_path / "png").iterdir()) == ["delay.png", "phase_diagram.png"]
 
 
+def _payload(path: Path) -> dict:
+    match = re.search(r'<script type="application/json" id="groklab-data">(.*?)</script>', path.read_text(), re.S)
+    return json.loads(match.group(1))["view"]
+
+
+def _labels_everywhere(runs, capsys, rid: str) -> list[tuple]:
+    """(phase, PAIR class) of one run as `show`, `show --json`, its run report and its sweep's report give them."""
+    root = str(runs["root"])
+    assert main(["show", rid, "--store", root, "--json"]) == 0
+    js = json.loads(capsys.readouterr().out)
+    assert main(["show", rid, "--store", root]) == 0
+    text = capsys.readouterr().out
+    shown = re.search(r"phase (\S+)  PAIR class (\S+)", text).groups()
+    assert ("it grokked" in text) == (shown[0] == "grokking")
+    rc, out, err = report(capsys, rid, "--store", root)
+    assert rc == 0, err
+    page = _payload(Path(out.splitlines()[0]))["summary"]
+    rc, out, err = report(capsys, runs["sweep"], "--store", root)
+    assert rc == 0, err
+    (cell,) = [p for p in _payload(Path(out.splitlines()[0]))["points"] if p["run_id"] == rid]
+    pair = lambda v: "n/a" if v is None else v  # noqa: E731
+    return [(js["phase"], pair(js["pair_class"])), shown, (page["phase"], pair(page["pair_class"])),
+            (cell["phase"], pair(cell["pair_class"]))]
+
+
+def test_the_same_run_gets_the_same_label_in_the_cli_json_run_and_grid_reports(runs, capsys):
+    got = _labels_everywhere(runs, capsys, runs["good"])
+    assert len(set(got)) == 1, got
+    assert got[0][0] in ("comprehension", "grokking", "memorization", "confusion")
+    assert got[0][1] == "n/a"          # an MSE run: PAIR's cross-entropy thresholds do not apply
+
+
+def test_a_summary_stored_by_an_older_groklab_is_relabelled_alike_everywhere(runs, capsys):
+    st, rid = runs["store"], runs["good"]
+    row = st.get_run(rid)
+    old = {k: v for k, v in row["summary"].items() if k not in ("phase_rule", "pair_rule", "gap_evals")}
+    st.finish(rid, row["status"], {**old, "phase": "confusion", "pair_class": "no_learn"}, row["wall_s"])
+    try:
+        got = _labels_everywhere(runs, capsys, rid)
+    finally:
+        st.finish(rid, row["status"], row["summary"], row["wall_s"])
+    assert set(got) == {(row["summary"]["phase"], "n/a")}, got
+
+
 def test_name_of_both_a_run_and_a_sweep_is_refused(runs, capsys):
     st = runs["store"]
     st.create_sweep("bare run", "grid", {"axes": []}, [])

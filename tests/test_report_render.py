@@ -54,8 +54,7 @@ def test_full_view_shows_every_section_in_page_order(full_view):
     html = render_run_html(full_view)
     assert sections(html) == ["header", *RUN_SECTIONS]
     assert figures(html) == ["accuracy", "loss", "weight-norm", "collapse", "progress-loss", "progress-gini",
-                             "progress-norm", "spectrum", "clock", "neurons", "stars", "leakage", "noise",
-                             "parity"]
+                             "spectrum", "clock", "neurons", "stars", "leakage", "noise", "parity"]
     assert 'id="spectrum-slider"' in html and 'type="range"' in html
 
 
@@ -87,6 +86,31 @@ def test_section_is_left_out_when_its_data_is_missing(full_view, keys, gone, how
     assert set(sections(html)) == {"header", *RUN_SECTIONS} - gone
     for section in gone:
         assert f'id="sec-{section}"' not in html
+
+
+def test_weight_norm_is_drawn_once_per_step_or_else_per_checkpoint(full_view):
+    assert figures(render_run_html(full_view)).count("weight-norm") == 1
+    assert "progress-norm" not in figures(render_run_html(full_view))    # the same curve, from checkpoints
+    view = copy.deepcopy(full_view)
+    del view["metrics"]["weight_norm"]
+    assert "progress-norm" in figures(render_run_html(view)) and "weight-norm" not in figures(render_run_html(view))
+
+
+def test_a_figure_that_does_not_apply_to_the_run_is_not_drawn(full_view, tmp_path):
+    view = copy.deepcopy(full_view)
+    view["run"]["config"] = {**view["run"].get("config", {}), "loss": "mse", "noise": 0.0}
+    view["metrics"]["collapse_frac"] = [0.0] * len(view["metrics"]["step"])   # what an old store logged for MSE
+    noise_keys = ("clean_acc", "memorized_acc", "inverted_acc")
+    html = render_run_html(view)
+    assert "collapse" not in figures(html) and "weight-norm" in figures(html)
+    assert "noise" not in sections(html) and not set(noise_keys) & set(figures(html))   # no label noise in it
+    assert [p.name for p in write_run_pngs(view, tmp_path)].count("weights.png") == 1
+
+
+def test_run_header_gets_the_phase_and_why_from_the_summary(full_view):
+    data = payload(render_run_html(full_view))
+    s = data["view"]["summary"]
+    assert s["phase"] == "grokking" and f"step {s['t_test_liu']:,}" in data["view"]["phase_reason"]
 
 
 def test_all_nan_series_counts_as_missing(full_view):

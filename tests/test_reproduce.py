@@ -13,6 +13,7 @@ from groklab import reproduce as rp
 from groklab.cli import main
 from groklab.config import FIELDS, MEMBER_FIELDS, from_dict, resolve
 from groklab.errors import ConfigError
+from groklab.measure.labels import phase_of
 from groklab.results import collect, render
 from groklab.store import Store
 
@@ -90,11 +91,13 @@ def test_smoke_is_a_small_fraction_of_the_full_version(name):
 def test_members_that_can_share_an_ensemble_do():
     # liu2022's whole grid varies only member fields: one batched ensemble
     liu = rp.get("liu2022").points(False)
-    assert len({c.shape_key() for c in liu}) == 1 and {"frac", "wd"} <= MEMBER_FIELDS
-    # grokfast's baseline is the EMA filter with λ = 0, in the EMA run's ensemble
-    gf = {c.name.split("/")[1]: c for c in rp.get("grokfast2024").points(False)}
-    assert gf["none"].shape_key() == gf["ema"].shape_key() and gf["none"].grokfast_lamb == 0.0
-    assert gf["ma"].shape_key() != gf["ema"].shape_key()
+    assert len({c.shape_key() for c in liu}) == 1 and {"lr", "wd"} <= MEMBER_FIELDS
+    # every arm's seeds train as one ensemble
+    for name in ("grokfast2024", "prieto2025", "power2022-operators", "nanda2023-fraction"):
+        by_label: dict[str, set] = {}
+        for c in rp.get(name).points(False):
+            by_label.setdefault(c.name, set()).add(c.shape_key())
+        assert all(len(keys) == 1 for keys in by_label.values()), name
     # doshi2023's four weight decays: one ensemble, each point its doshi2023-wd* preset but for the record
     doshi = rp.get("doshi2023").points(False)
     assert len({c.shape_key() for c in doshi}) == 1
@@ -202,10 +205,16 @@ def test_rows_are_read_from_the_store(smoke_store):
     # the departures from the paper are read off the stored configs: the smoke model is tiny
     assert "p 23 (paper 113)" in res["departures"] and "d_model 32 (paper 128)" in res["departures"]
     prieto = rp.compare(st, rp.newest(st, "prieto2025")["sweep_id"])
-    sc = {r["quantity"].split(":")[0]: r for r in prieto["rows"] if "Softmax Collapse" in r["quantity"]}
-    for run in st.list_runs(sweep_id=prieto["sweep_id"]):
-        arm = run["name"].split("/")[1]
-        assert sc[arm]["ours"] == pytest.approx(st.metrics(run["run_id"])["collapse_frac"][-1])
+    for key in ("collapse_frac", "zero_terms"):
+        rows = {r["quantity"].split(":")[0]: r for r in prieto["rows"] if f"({key})" in r["quantity"]}
+        for run in st.list_runs(sweep_id=prieto["sweep_id"]):
+            arm = run["name"].split("/")[1]
+            if key == "zero_terms" or rp.PRIETO_SETUPS[arm]["loss"] == "ce":     # collapse_frac: softmax arms only
+                assert rows[arm]["ours"] == pytest.approx(st.metrics(run["run_id"])[key][-1])
+    # the departures are the diff of the stored configs against their published runs
+    assert "p 23 (paper 113)" in prieto["departures"] and "stablemax: steps 60 (paper 80,000)" in prieto["departures"]
+    fields = {d.split(": ")[-1].split(" ")[0] for d in prieto["departures"]}
+    assert fields == {"p", "d_mlp", "steps"}          # eps, beta2, bias, init, loss_dtype: as theirs
 
 
 @pytest.mark.slow
@@ -241,14 +250,14 @@ def test_phase_diagram_cells_are_the_stored_phases_and_delays(smoke_store):
     st = Store(smoke_store, create=False)
     res = rp.compare(st, rp.newest(st, "liu2022")["sweep_id"])
     (table,) = res["tables"]
-    fracs = [float(h) for h in table["header"][1:]]
-    cells = {(float(row[0]), f): c for row in table["rows"] for f, c in zip(fracs, row[1:])}
+    lrs = [float(h) for h in table["header"][1:]]
+    cells = {(float(row[0]), lr): c for row in table["rows"] for lr, c in zip(lrs, row[1:])}
     runs = st.list_runs(sweep_id=res["sweep_id"])
     assert len(cells) == len(runs) == len(rp.get("liu2022").points(True))
     for run in runs:
         s, c = run["summary"], run["config"]
-        cell = cells[(c["wd"], c["frac"])]
-        assert cell.split(" ")[0] == s["phase"]
+        cell = cells[(c["wd"], c["lr"])]
+        assert cell.split(" ")[0] == phase_of(s, rule="liu", gap=c["phase_gap"])   # the paper's literal rule
         if s["t_train_liu"] is not None and s["t_test_liu"] is not None:
             assert cell.endswith(f"({s['t_test_liu'] - s['t_train_liu']:+,})")
 
@@ -273,3 +282,89 @@ def test_results_page_matches_the_store(smoke_store, tmp_path, capsys):
         assert f"memorized {s['noise']['memorized_acc']:.3f}" in cells[3]
         assert cells[4] == ("yes" if phase == s["noise"]["phase"] else "**no**")
     assert text == render(collect(st))                     # regenerating gives the same page
+
+
+# ---------------------------------------------------------------------------------------------- setups and verdicts
+@pytest.mark.parametrize("name", NAMES)
+def test_full_versions_run_a_complete_published_setup_with_at_least_three_seeds(name):
+    exp = rp.get(name)
+    seeds: dict[str, set] = {}
+    for c in exp.points(False):
+        label = c.name.partition("/")[2]
+        seeds.setdefault(label, set()).add(c.seed)
+        setup = exp.setup(label)
+        if setup is None:
+            continue
+        missing = [k for k in rp.required_fields(setup) if k not in setup]
+        assert not missing, f"{name}/{label}: the published setup lacks {missing}"
+        assert all(k in FIELDS for k in setup), f"{name}/{label}: {set(setup) - set(FIELDS)}"
+    assert all(len(s) >= rp.MIN_SEEDS for s in seeds.values()), {k: len(v) for k, v in seeds.items()}
+
+
+def test_departures_are_the_diff_of_the_stored_configs_against_the_setup():
+    paper = dict(lr=1e-2, eps=1e-25, bias=False, steps=80_000)
+    ours = [dict(lr=1e-2, eps=1e-8, bias=False, steps=5_000, seed=0), dict(lr=1e-2, eps=1e-8, bias=False, steps=6_000)]
+    assert rp.setup_diff(paper, ours) == ["eps 1e-08 (paper 1e-25)", "steps 5,000, 6,000 (paper 80,000)"]
+    assert rp.setup_diff({"d_mlp": rp.UNSTATED}, [dict(d_mlp=128)]) == ["d_mlp 128 (paper not stated)"]
+    # prieto2025's full version departs from their runs only where its module says it trains longer
+    exp = rp.get("prieto2025")
+    for c in exp.points(False):
+        label = c.name.partition("/")[2]
+        diff = rp.setup_diff(exp.setup(label), [c.to_dict()])
+        assert diff == ([] if label != "softmax" else ["steps 5,000 (paper 500)"]), (label, diff)
+
+
+class _FakeOutcome:
+    """What the row builders read: finished runs per label and their metric curves."""
+
+    def __init__(self, runs: dict[str, list[tuple[dict, dict]]]):
+        self._runs = {k: [dict(run_id=f"{k}{i}", seed=i, config=cfg, summary={"steps": int(m["step"][-1])})
+                          for i, (cfg, m) in enumerate(v)] for k, v in runs.items()}
+        self._m = {r["run_id"]: m for k, v in runs.items() for r, (_, m) in zip(self._runs[k], v)}
+        self.points, self.n_done = [], 0
+
+    def runs(self, label):
+        return self._runs.get(label, [])
+
+    def metrics(self, run):
+        return self._m[run["run_id"]]
+
+
+def _curve(steps, acc, zero=None):
+    m = {"step": np.asarray(steps), "test_acc": np.asarray(acc, float)}
+    if zero is not None:
+        m["zero_terms"] = np.asarray(zero, float)
+    return m
+
+
+def test_a_finding_not_seen_before_the_published_horizon_is_undecided_not_no():
+    pub = rp.Published("yes", "src", by=80_000)
+    short = [({"wd": 0.0}, _curve([0, 5_000], [0.0, 0.3]))] * 3
+    row = rp.finding(_FakeOutcome({"a": short}), "a", "test_acc", 0.9, pub, "q")
+    assert row.ours == "undecided" and row.agree is None and row.verdict == "undecided (budget 5,000)"
+    long = [({"wd": 0.0}, _curve([0, 80_000], [0.0, 0.3]))] * 3
+    row = rp.finding(_FakeOutcome({"a": long}), "a", "test_acc", 0.9, pub, "q")
+    assert row.ours == "no" and row.agree is False and row.verdict == "no"
+    two_of_three = long[:1] + [({"wd": 0.0}, _curve([0, 1_000, 5_000], [0.0, 0.95, 0.99]))] * 2
+    row = rp.finding(_FakeOutcome({"a": two_of_three}), "a", "test_acc", 0.9, pub, "q")
+    assert row.ours == "yes" and row.agree is True and "2 of 3 seeds reached" in row.detail
+
+
+def test_a_stalled_run_decides_no_at_any_budget():
+    pub = rp.Published("no", "src", by=80_000)
+    stalled = [({"wd": 0.0, "grokfast": "none"}, _curve([0, 500], [0.0, 0.01], zero=[0.0, 1.0]))] * 3
+    row = rp.finding(_FakeOutcome({"a": stalled}), "a", "test_acc", 0.9, pub, "q")
+    assert row.ours == "no" and row.agree is True and "stalled" in row.detail
+    decayed = [({"wd": 1.0, "grokfast": "none"}, _curve([0, 500], [0.0, 0.01], zero=[0.0, 1.0]))] * 3
+    row = rp.finding(_FakeOutcome({"a": decayed}), "a", "test_acc", 0.9, pub, "q")   # weight decay still moves it
+    assert row.verdict == "undecided (budget 500)"
+
+
+def test_step_rows_are_the_median_over_seeds_with_their_range():
+    runs = [({}, _curve([0, 100, 200, 300], acc)) for acc in ([0, 1, 1, 1], [0, 0, 1, 1], [0, 0, 0, 1])]
+    row = rp.reach(_FakeOutcome({"a": runs}), "a", "test_acc", 0.9, published=rp.Published(150, "src"), quantity="q")
+    assert row.ours == 200 and row.agree is True and row.detail == "range 100 – 300 over 3 seeds"
+    missed = runs[:1] + [({}, _curve([0, 300], [0, 0.1]))] * 2
+    row = rp.reach(_FakeOutcome({"a": missed}), "a", "test_acc", 0.9, published=rp.Published(1_000, "src"),
+                   quantity="q")
+    assert row.bound == ">" and row.ours == 300 and row.verdict == "undecided (budget 300)"

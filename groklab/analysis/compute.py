@@ -8,6 +8,8 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+from groklab.analysis.circuit import circuit_progress
+from groklab.analysis.circuit import finish as finish_circuit
 from groklab.analysis.fmt import sentence, sig
 from groklab.analysis.phases import PHASE_RULE, phase_boundaries
 from groklab.analysis.structure import checks, parity_section, structure
@@ -74,6 +76,7 @@ class _Progress:
         self.spectra: list[list[float]] = []
         self.skipped: list[int] = []
         self.last: int | None = None
+        self.circuit = None        # groklab.analysis.circuit.CircuitProgress, set once the reference is read
 
     def forward(self):
         rows = self.grids.rows if self.modular else np.arange(self.sub.ds.x.shape[0])
@@ -100,6 +103,8 @@ class _Progress:
             E = self._fourier(params)
         if self.additive:
             self._circuit(z, E)
+        if self.circuit is not None:
+            self.circuit.add(step, z, params, prog)
         if self.parity:
             bw = self.sub.model.bit_weights(params)
             if bw is not None:
@@ -166,7 +171,9 @@ def analyze_checkpoints(cfg: Config, checkpoints: Iterable[Checkpoint], metrics:
         notes.append("no key frequencies: restricted loss, excluded loss and logit fraction are left empty")
 
     pr = _Progress(sub, key)
-    for step, params, outputs in _prefetched(checkpoints, pr.forward()):
+    fwd = pr.forward()
+    pr.circuit = circuit_progress(sub, fwd, (ref, ref_params), pr.grids.rows if pr.grids else None, notes, na)
+    for step, params, outputs in _prefetched(checkpoints, fwd):
         pr.add(step, params, outputs)
     if lost_at is not None and ref != pr.last:
         notes.insert(lost_at, f"the run lost the test accuracy it had: key frequencies, neurons and clock are read "
@@ -187,12 +194,14 @@ def analyze_checkpoints(cfg: Config, checkpoints: Iterable[Checkpoint], metrics:
     if sub.family == "modular":
         _modular_sections(out, sub, pr, ref, na, notes)
     else:
-        why = sub.why or f"task {cfg.task} is a sparse parity, not modular arithmetic over Z_p"
-        na.update({m: why for m in _NOT_MODULAR})
+        why = sub.why or (f"task {cfg.task} is a sparse parity, not modular arithmetic over Z_p" if sub.family == "parity"
+                          else f"task {cfg.task} composes elements of S_n, not of Z_p (its basis is S_n's irreps)")
+        na.update({m: why for m in _NOT_MODULAR if m not in prog or not any(v is not None for v in prog[m])})
     if sub.family == "parity":
         parity_section(out, sub.model.bit_weights(ref_params), sub.ds, prog["test_acc"][-1], na)
     elif sub.family != "modular":
         na["parity"] = "not a sparse-parity task"
+    finish_circuit(out, pr.circuit, notes, na)
     if na:
         out["not_applicable"] = na
     out["notes"] = notes
@@ -229,7 +238,7 @@ def _modular_sections(out: dict, sub: Subject, pr: _Progress, ref: int, na: dict
             na["rqi"] = "RQI's parallelograms i + j = m + n describe addition, not a − b"
             notes.append("labels are a − b mod p: the Fourier directions are taken in a + (−b)")
     else:
-        for m in _FOURIER:
+        for m in (_FOURIER if pr.circuit is None else ("logit_fraction", "rqi")):
             na[m] = (f"the labels of {cfg.task} are not a ± b mod p, and this measure reads the directions "
                      "cos(w_k(a+b)) of the addition circuit (Nanda et al. 2023)")
         verdict = (f"the task {cfg.task} is not addition mod p, so the clock circuit's measures do not apply; key "

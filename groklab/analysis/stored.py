@@ -16,7 +16,7 @@ from groklab.errors import ConfigError, StoreError
 from groklab.store import Store
 from groklab.store.catalog import dumps
 
-ANALYSIS_KEY = "analysis-v1"
+ANALYSIS_KEY = "analysis-v2"    # v2: the circuit test (basis, components, ablation)
 
 
 def open_store(store: Store | str | Path | None) -> Store:
@@ -38,7 +38,8 @@ def analyze_run(store: Store | str | Path | None, run_ref: str, *, refresh: bool
     (the checkpoint steps analyzed), progress {measure: [value per checkpoint], weight_norms:
     {tensor: [...]}}, phases and phase_rule, final (measures at the last checkpoint), and where
     they apply: reference_step (where the structure below is read), spectrum, key_freqs,
-    key_freqs_neurons, key_freqs_norms, clock, neurons, parity, checks, verdict;
+    key_freqs_neurons, key_freqs_norms, clock, neurons, parity, checks, verdict; basis, components,
+    ablation, basis_spectrum, basis_weights (the circuit test, ``groklab.analysis.circuit``);
     not_applicable {measure: reason}; notes [str]; fingerprint. Raises StoreError for a missing
     run or one without checkpoints, ConfigError if its config no longer validates.
     """

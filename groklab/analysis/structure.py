@@ -108,9 +108,12 @@ def checks(prog: dict, ri: int) -> dict:
     r, te, ex, tr = arr("restricted_loss"), arr("test_loss"), arr("excluded_loss"), arr("train_loss")
     gen = first_step(steps, te < LOW_LOSS)
     out = {"restricted_below_0.1": first_step(steps, r < LOW_LOSS), "test_below_0.1": gen,
-           "restricted_leads_test": None, "excluded_over_train": None, "at_step": int(steps[ri])}
+           "restricted_leads_test": None, "restricted_lead_steps": None, "excluded_over_train": None,
+           "at_step": int(steps[ri])}
     if out["restricted_below_0.1"] is not None:
         out["restricted_leads_test"] = gen is None or out["restricted_below_0.1"] < gen
+        if gen is not None:     # Nanda et al.: restricted loss falls well before test loss
+            out["restricted_lead_steps"] = int(gen - out["restricted_below_0.1"])
     if np.isfinite(ex[ri]) and tr[ri] > 0:
         out["excluded_over_train"] = float(ex[ri] / tr[ri])
     for k in ("gini_embed", "gini_unembed", "weight_norm"):

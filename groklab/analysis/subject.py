@@ -3,6 +3,7 @@ forward pass over the inputs the measures read (the p×p grid of a modular task)
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +18,7 @@ class Subject:
     cfg: Config
     ds: object
     model: object
-    family: str                      # "modular", "parity" or "other"
+    family: str                      # "modular", "group" (S_n), "parity" or "other"
     p: int | None = None
     sign: int | None = None          # labels are a + sign·b mod p (1 or −1), else None
     grid: np.ndarray | None = None   # [p·p, 2] every operand pair, a-major
@@ -53,6 +54,9 @@ def subject(cfg: Config, ds=None, model=None) -> Subject:
         sign = next((s for s in (1, -1) if np.array_equal(ds.y, (a + s * b) % p)), None)
         g = np.stack(np.meshgrid(np.arange(p), np.arange(p), indexing="ij"), -1).reshape(-1, 2).astype(np.int32)
         return Subject(cfg, ds, model, "modular", p=p, sign=sign, grid=g)
+    if meta.get("perm_n") is not None and model.reads_tokens and ds.x.shape[1] == 2 \
+            and ds.n_classes == math.factorial(int(meta["perm_n"])):
+        return Subject(cfg, ds, model, "group")    # S_n: its irreps (groklab.analysis.circuit)
     if meta.get("bits") is not None and "parity_n" in meta:
         return Subject(cfg, ds, model, "parity")
     return Subject(cfg, ds, model, "other",

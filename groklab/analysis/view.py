@@ -6,12 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
+from groklab.analysis.circuit import view as circuit_view
 from groklab.analysis.stored import analyze_run, open_store
 from groklab.config import from_dict
 from groklab.errors import StoreError
 from groklab.measure.registry import metric_names
 from groklab.store import Store
-
 
 
 def run_view(store: Store | str | Path | None, run_ref: str) -> dict:
@@ -20,13 +20,13 @@ def run_view(store: Store | str | Path | None, run_ref: str) -> dict:
     Sections whose data does not apply are left out; a run without checkpoints gets a note and
     only its record and metrics.
     """
-    from groklab.measure import summarize
+    from groklab.measure import refresh_labels, summarize
 
     st = open_store(store)
     row = st.get_run(run_ref)
     rid = row["run_id"]
     m = st.metrics(rid)
-    summary = row["summary"]
+    summary = refresh_labels(row["summary"], row["config"], lambda: m)
     if summary is None:
         summary = summarize(from_dict(row["config"]), rid, m, row["status"], row["wall_s"])
     view: dict = {
@@ -55,6 +55,7 @@ def _add_analysis(view: dict, a: dict) -> None:
     for k in ("spectrum", "clock", "verdict"):
         if a.get(k) is not None:
             view[k] = a[k]
+    view.update(circuit_view(a))            # basis, key components, ablations (groklab.analysis.circuit)
     if a.get("key_freqs") is not None:
         view["key_freqs"] = a["key_freqs"]
         view["summary"]["n_key_freqs"] = len(a["key_freqs"])

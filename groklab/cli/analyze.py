@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from groklab.cli.output import fmt, print_json
+from groklab.cli.output import fmt, print_json, safe
 from groklab.errors import ConfigError
 
 # rows of the per-checkpoint table shown in text mode (all of them with --json)
@@ -16,6 +16,7 @@ _COLUMNS = [  # (progress key, header, width)
     ("test_acc", "test acc", 8), ("restricted_loss", "restrict", 9), ("excluded_loss", "exclude", 9),
     ("gini_embed", "gini W_E", 8), ("gini_unembed", "gini W_U", 8), ("weight_norm", "‖w‖²", 9),
     ("ipr_mean", "IPR", 6), ("logit_fraction", "logit frac", 10), ("true_bit_weight_frac", "bit frac", 8),
+    ("explained", "explained", 9), ("keep_acc", "keep acc", 8), ("remove_acc", "rm acc", 8),
 ]
 
 
@@ -28,7 +29,7 @@ def _rows(n: int, keep: int | None = None) -> list[int]:
 
 def format_analysis(a: dict) -> str:
     """The text shown by `groklab analyze` (key frequencies, progress table, phases, verdict)."""
-    lines = [f"run {a['run_id']}  task {a['task']}  model {a['model']}  {len(a['steps'])} checkpoints"]
+    lines = [f"run {a['run_id']}  task {safe(a['task'])}  model {a['model']}  {len(a['steps'])} checkpoints"]
     if a["family"] == "other":
         lines.append("partial analysis: " + next(iter(a["not_applicable"].values()))
                      + "; losses and weight norms only")
@@ -40,6 +41,8 @@ def format_analysis(a: dict) -> str:
         pa = a["parity"]
         lines.append(f"parity bits the network relies on: {pa['bits'] or 'none stand out'}; task's bits: "
                      f"{pa['true_bits']}")
+    if a.get("basis"):
+        lines.append(_circuit_line(a))
     prog = a["progress"]
     cols = [c for c in _COLUMNS if c[0] in prog and any(v is not None for v in prog[c[0]])]
     lines.append("  ".join(f"{h:>{w}}" for _, h, w in cols))
@@ -55,8 +58,10 @@ def format_analysis(a: dict) -> str:
                      f"formation ends {_step(ph['circuit_end'])}, clean-up ends {_step(ph['cleanup_end'])}")
     ck = a.get("checks")
     if ck:
+        lead = ck.get("restricted_lead_steps")
+        lead = f" (restricted loss leads by {lead:,} steps)" if lead is not None else ""
         lines.append(f"restricted loss < 0.1 {_step(ck['restricted_below_0.1'])}; test loss < 0.1 "
-                     f"{_step(ck['test_below_0.1'])}; excluded/train loss at step {ck['at_step']}: "
+                     f"{_step(ck['test_below_0.1'])}{lead}; excluded/train loss at step {ck['at_step']}: "
                      f"{fmt(ck['excluded_over_train'], 3)}")
     if a.get("verdict"):
         lines.append(f"verdict: {a['verdict']}")
@@ -65,6 +70,16 @@ def format_analysis(a: dict) -> str:
             lines.append(f"not applicable: {k}: {why}")
     lines += [f"note: {n}" for n in a.get("notes", [])]
     return "\n".join(lines)
+
+
+def _circuit_line(a: dict) -> str:
+    """The basis, its key components and the two ablations at the reference checkpoint."""
+    ab, names = a["ablation"], [c["name"] for c in a.get("components", [])]
+    shown = ", ".join(names[:16]) + (f" (+{len(names) - 16} more)" if len(names) > 16 else "")
+    return (f"basis: {a['basis']}; key components at step {ab['step']}: {shown or 'none'}; explained "
+            f"{fmt(ab['explained'], 3)}; keep only: acc {fmt(ab['keep']['acc'], 3)} loss {fmt(ab['keep']['loss'], 3)}; "
+            f"remove: acc {fmt(ab['remove']['acc'], 3)} loss {fmt(ab['remove']['loss'], 3)} (chance "
+            f"{fmt(ab['chance'], 3)}): {ab['circuit']}")
 
 
 def _step(s) -> str:

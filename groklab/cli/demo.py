@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from groklab.cli.flags import add_config_flags, config_overrides
-from groklab.cli.output import TrainProgress, summary_table
+from groklab.cli.output import TrainProgress, safe, summary_table
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -22,13 +22,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     res = api.train([from_dict(cfg)], store=args.store, progress=TrainProgress(True))
     s = res.summaries[0]
     print(summary_table(res.summaries))
-    ratio = (s["t_gen"] / s["t_mem"]) if s.get("t_gen") and s.get("t_mem") else None
-    print(f"memorized at step {s['t_mem']}, generalized at step {s['t_gen']}"
-          + (f" ({ratio:.1f}x later): it grokked" if ratio and ratio >= 2 else ""))
+    from groklab.measure.labels import outcome_line
+
+    print(f"memorized at step {s['t_mem']}, generalized at step {s['t_gen']}: "
+          f"{outcome_line(s, cfg.get('phase_threshold') or 0.9)}")
     st = Store(args.store)
     if not args.no_report:
         print(f"report: {write_run_report(st, s['run_id'])}")
-    print(f"store: {st.root}  (groklab show {s['run_id']} --store {st.root})")
+    print(f"store: {safe(st.root)}  (groklab show {s['run_id']} --store {safe(st.root)})")
     return 0
 
 

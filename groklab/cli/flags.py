@@ -6,7 +6,9 @@ import argparse
 from dataclasses import fields
 
 from groklab.config import FIELDS, Config, coerce, field_help
+from groklab.constraints import shown
 from groklab.errors import ConfigError
+from groklab.train.budget import MEMBER_LIMIT
 
 
 def add_config_flags(p: argparse.ArgumentParser) -> None:
@@ -20,28 +22,34 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
         g.add_argument(flag, dest="cfg_" + f.name, metavar=f.name.upper(), default=None, help=help_)
 
 
+def add_memory_flag(p: argparse.ArgumentParser) -> None:
+    """``--max-memory SIZE``: the memory a run may plan to use instead of the machine's available memory."""
+    p.add_argument("--max-memory", metavar="SIZE", help="memory the run may use, e.g. 8G or 512M (default: 90%% of "
+                   "the memory available now); a run whose estimate is larger is refused before it starts")
+
+
 def config_overrides(args: argparse.Namespace) -> dict:
     return {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_") and v is not None}
 
 
-def parse_int_list(text: str, name: str) -> list[int]:
-    """'0-31' or '0,1,5' or '3' -> list of ints."""
+def parse_int_list(text: str, name: str, limit: int = MEMBER_LIMIT) -> list[int]:
+    """'0-31' or '0,1,5' or '3' -> list of ints, at most ``limit`` of them (an ensemble's members)."""
     out: list[int] = []
-    try:
-        for part in text.split(","):
-            part = part.strip()
-            if "-" in part[1:]:
-                a, b = part.split("-", 1)
-                lo, hi = int(a), int(b)
-                if hi < lo or hi - lo > 4096:
-                    raise ValueError
-                out.extend(range(lo, hi + 1))
-            else:
-                out.append(int(part))
-    except ValueError:
-        raise ConfigError(f"{name}: expected integers like 0-31 or 0,1,5, got {text!r}") from None
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            lo, hi = (int(part.split("-", 1)[0]), int(part.split("-", 1)[1])) if "-" in part[1:] else (int(part),) * 2
+        except ValueError:
+            raise ConfigError(f"{name}: got {shown(text)}; allowed integers >= 0 like 0-31 or 0,1,5, at most "
+                              f"{limit} of them") from None
+        if hi < lo:
+            raise ConfigError(f"{name}: got {shown(part)}; a range runs from low to high, like 0-31")
+        if len(out) + hi - lo + 1 > limit:
+            raise ConfigError(f"{name}: got {shown(text)}, {len(out) + hi - lo + 1:,} or more values; allowed at "
+                              f"most {limit} (the members of one ensemble)")
+        out.extend(range(lo, hi + 1))
     if any(v < 0 for v in out):
-        raise ConfigError(f"{name}: must be >= 0, got {text!r}")
+        raise ConfigError(f"{name}: got {shown(text)}; allowed integers >= 0")
     return out
 
 
@@ -53,10 +61,11 @@ def _seeds(base: dict, args: argparse.Namespace) -> list[int] | None:
     if args.members is not None:
         try:
             n = int(args.members)
-            if n < 1 or n > 4096:
+            if n < 1 or n > MEMBER_LIMIT:
                 raise ValueError
         except ValueError:
-            raise ConfigError(f"members: must be an integer between 1 and 4096, got {args.members!r}") from None
+            raise ConfigError(f"members: got {shown(args.members)}; allowed an integer between 1 and {MEMBER_LIMIT} "
+                              "(the limit of one ensemble)") from None
         start = int(coerce("seed", base.get("seed", 0)))
         seeds = seeds or list(range(start, start + n))
         if len(seeds) != n:
@@ -97,6 +106,9 @@ def member_configs(base: dict, args: argparse.Namespace) -> list[Config]:
     if len(lengths) > 1:
         raise ConfigError("vary: every varied field (and --seeds) needs the same number of values")
     n = lengths.pop() if lengths else (len(seeds) if seeds else 1)
+    if n > MEMBER_LIMIT:
+        raise ConfigError(f"vary: {n:,} values make {n:,} members; allowed at most {MEMBER_LIMIT} (the limit of one "
+                          "ensemble; a grid or sweep packs more)")
     out = []
     for i in range(n):
         d = dict(base)

@@ -5,14 +5,48 @@ from __future__ import annotations
 import sys
 import time
 
+from groklab.config import UNSAFE_CHARS
+
+
+def safe(value) -> str:
+    """Text from a user (names, tasks, paths, messages) as it may reach a terminal: every character a
+    terminal acts on (ESC, BEL, CR, other controls but tab, separators, bidi overrides) and every byte that
+    was not UTF-8 written as its escape (``\\x1b``, ``\\u202e``, ``\\udcff``)."""
+    text = value if isinstance(value, str) else str(value)
+    return UNSAFE_CHARS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+_PENDING: list[str] = []      # warnings of this command not shown yet
+
+
+def add_warning(text: str) -> None:
+    """A warning line to show once the command gets going (``flush_warnings``): a user error before then
+    prints its one line alone."""
+    if text not in _PENDING:
+        _PENDING.append(text)
+
+
+def flush_warnings(show: bool = True) -> None:
+    """Print the pending warnings (``show``) or drop them, one line each: ``groklab: warning: …``."""
+    for text in _PENDING if show else ():
+        print(f"groklab: warning: {safe(text)}", file=sys.stderr)
+    _PENDING.clear()
+
 
 def fmt(v, nd: int = 4) -> str:
-    """A table cell: '—' for a missing value, floats to ``nd`` significant digits."""
+    """A table cell: '—' for a missing value, floats to ``nd`` significant digits, text escaped (``safe``)."""
     if v is None:
         return "—"
     if isinstance(v, float):
         return f"{v:.{nd}g}"
-    return str(v)
+    return safe(v)
+
+
+def pair_text(s: dict) -> str:
+    """The PAIR class cell: the class, 'n/a' where PAIR's thresholds do not apply (e.g. an MSE run)."""
+    if s.get("pair_class") is not None:
+        return str(s["pair_class"])
+    return "n/a" if str(s.get("pair_rule") or "").startswith("not applicable") else "—"
 
 
 def print_json(obj) -> None:
@@ -33,7 +67,7 @@ def summary_table(summaries: list[dict]) -> str:
     lines = [head]
     for s in summaries:
         f = s.get("final") or {}
-        lines.append(f"{s['run_id']:<16} {str(s['task'])[:10]:<10} {s['seed']:>4} {fmt(f.get('train_acc')):>9} "
+        lines.append(f"{s['run_id']:<16} {safe(s['task'])[:10]:<10} {s['seed']:>4} {fmt(f.get('train_acc')):>9} "
                      f"{fmt(f.get('test_acc')):>8} {fmt(s.get('t_mem')):>7} {fmt(s.get('t_gen')):>7} "
                      f"{fmt(s.get('phase')):<13} {fmt(s.get('wall_s')):>7}")
     return "\n".join(lines)
@@ -59,6 +93,7 @@ class ProgressLine:
         raise NotImplementedError
 
     def __call__(self, ev: dict) -> None:
+        flush_warnings()                  # training has started: the warnings about it are due now
         if not self.enabled:
             return
         now = time.perf_counter()

@@ -12,8 +12,15 @@ class UsageError(GroklabError):
 
 
 class Parser(argparse.ArgumentParser):
+    epilog_fn = None        # a command whose epilog is costly to build (it imports JAX) sets this
+
     def error(self, message: str):  # argparse would print usage and exit 2 itself
         raise UsageError(f"{self.prog.split()[-1]}: {message}")
+
+    def format_help(self) -> str:
+        if self.epilog_fn is not None:
+            self.epilog = self.epilog_fn()
+        return super().format_help()
 
 
 def command_modules() -> list:
@@ -28,13 +35,14 @@ def command_modules() -> list:
         report,
         reproduce,
         runs,
+        serve,
         show,
         sweep,
         tasks,
         train,
     )
 
-    return [train, runs, show, tasks, presets, demo, analyze, export, report, sweep, bench, reproduce, check]
+    return [train, runs, show, tasks, presets, demo, analyze, export, report, sweep, bench, reproduce, check, serve]
 
 
 def build_parser() -> Parser:

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from groklab.cli.output import print_json
+from groklab.cli.output import print_json, safe
 from groklab.errors import ConfigError
 
 
@@ -32,9 +32,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         print_json({"path": str(path), "pngs": [str(p) for p in pngs], "kind": kind, "bytes": size,
                     "seconds": round(seconds, 3), "run_reports": [str(p) for p in runs]})
         return 0
-    print(path)
+    print(safe(path))
     for p in pngs:
-        print(p)
+        print(safe(p))
     extra = f", {len(runs)} run report(s) written for its cells" if runs else ""
     print(f"groklab: {kind} report, {size / 1e6:.2f} MB in {seconds:.1f} s{extra}", file=sys.stderr)
     return 0

@@ -20,7 +20,9 @@ def rows_table(rows: list[dict]) -> str:
     """Quantity, published, ours and agreement, one line each; details and explanations indented below."""
     agree = {True: "yes", False: "NO", None: "—"}
     cols = ["quantity", "published", "ours", "agrees"]
-    cells = [[r["quantity"], r["published_text"], r["ours_text"], agree[r["agree"]]] for r in rows]
+    verdicts = [r.get("verdict") or agree[r["agree"]] for r in rows]      # yes / no / undecided (budget N) / —
+    cells = [[r["quantity"], r["published_text"], r["ours_text"], "NO" if v == "no" else v]
+             for r, v in zip(rows, verdicts)]
     width = [max(len(c), *(len(x[i]) for x in cells)) if cells else len(c) for i, c in enumerate(cols)]
     width[0] = min(width[0], 72)
     fmt = lambda xs: "  ".join(x[:w].ljust(w) if i == 0 else x.rjust(w) for i, (x, w) in enumerate(zip(xs, width)))  # noqa: E731
@@ -73,6 +75,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     print(f"{res['name']} ({run_kind(res)}): {res['cite']}")
     print(f"claim: {res['claim']}")
     print(rows_table(res["rows"]))
+    for rule in res.get("rules", []):
+        print(textwrap.fill(rule, 110, initial_indent="rule: ", subsequent_indent="  "))
     if res["departures"]:
         print(textwrap.fill("setup departures from the paper: " + "; ".join(res["departures"]), 110,
                             subsequent_indent="  "))
@@ -87,7 +91,7 @@ def cmd_results(args: argparse.Namespace) -> int:
     from groklab.store import Store
 
     store = Store(args.store, create=False)
-    path, shown = results.write(store, args.out)
+    path, shown = results.write(store, args.out if args.out is not None else str(results.DEFAULT_OUT))
     if args.json:
         print_json({"path": str(path), "experiments": shown})
         return 0
@@ -98,19 +102,23 @@ def cmd_results(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers, common: argparse.ArgumentParser) -> None:
-    from groklab.reproduce import EXPERIMENTS
+def _epilog() -> str:
+    from groklab.reproduce import EXPERIMENTS  # imports JAX: only when the help is shown
 
+    return ("experiments: " + ", ".join(EXPERIMENTS) + "\n\nexamples:\n  groklab reproduce --list\n"
+            "  groklab reproduce doshi2023 --smoke\n  groklab reproduce nanda2023-fraction --store runs\n"
+            "  groklab results --store runs          # regenerate docs/results.md")
+
+
+def register(subparsers, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser(
         "reproduce", parents=[common], help="reproduce a published result and print ours beside theirs",
         description="Train one published experiment into the store as a sweep (kind reproduce), write its report, "
                     "and print our numbers beside the published ones. Each full version is sized for about 15 "
                     "minutes on 2 quiet cores (its budget cuts are shown beside the numbers); --smoke runs tiny "
                     "models through the same path in under a minute.",
-        epilog="experiments: " + ", ".join(EXPERIMENTS) + "\n\nexamples:\n  groklab reproduce --list\n"
-               "  groklab reproduce doshi2023 --smoke\n  groklab reproduce nanda2023-fraction --store runs\n"
-               "  groklab results --store runs          # regenerate docs/results.md",
         formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.epilog_fn = _epilog
     p.add_argument("name", nargs="?", metavar="NAME", help="the experiment (see --list)")
     p.add_argument("--list", action="store_true", help="list the experiments, their claims and full budgets")
     p.add_argument("--smoke", action="store_true", help="tiny models, same path: for CI (under a minute)")
@@ -125,12 +133,5 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
                     "newest smoke run, marked as such) the published value and its source, ours, the command, "
                     "the wall time, and the measured facts where ours differs. Every number comes from the store "
                     "or from the published constants in groklab/reproduce.py.")
-    r.add_argument("--out", metavar="FILE", default=str(_default_out()), help="the page to write "
-                   "(default docs/results.md)")
+    r.add_argument("--out", metavar="FILE", default=None, help="the page to write (default docs/results.md)")
     r.set_defaults(func=cmd_results)
-
-
-def _default_out():
-    from groklab.results import DEFAULT_OUT
-
-    return DEFAULT_OUT

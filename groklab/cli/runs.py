@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 
-from groklab.cli.output import fmt, print_json
+from groklab.cli.output import fmt, print_json, safe
 
 _JSON_KEYS = ("run_id", "name", "status", "task", "seed", "created", "step", "wall_s", "sweep_id", "group_id")
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
+    from groklab.measure import refresh_labels
     from groklab.store import Store
 
-    rows = Store(args.store, create=False).list_runs(limit=args.limit)
+    st = Store(args.store, create=False)
+    rows = [{**r, "summary": refresh_labels(r["summary"], r["config"], lambda rid=r["run_id"]: st.metrics(rid))}
+            for r in st.list_runs(limit=args.limit)]
     if args.json:
         print_json({"runs": [{k: r[k] for k in _JSON_KEYS} | {"summary": r["summary"]} for r in rows]})
         return 0
@@ -21,7 +24,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     for r in rows:
         s = r["summary"] or {}
         fin = s.get("final") or {}
-        print(f"{r['run_id']:<16} {str(r['name'] or '')[:20]:<20} {r['status']:<11} {r['task'][:12]:<12} "
+        print(f"{safe(r['run_id']):<16} {safe(r['name'] or '')[:20]:<20} {r['status']:<11} {safe(r['task'])[:12]:<12} "
               f"{r['seed']:>4} {r['step']:>8} {fmt(fin.get('test_acc')):>8} {fmt(s.get('phase')):<13} {r['created']}")
     if not rows:
         print("(no runs yet: try `groklab demo`)")

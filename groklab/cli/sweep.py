@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from groklab.cli.flags import add_config_flags, config_overrides, parse_int_list
-from groklab.cli.output import SweepProgress, fmt, print_json
+from groklab.cli.flags import add_config_flags, add_memory_flag, config_overrides, parse_int_list
+from groklab.cli.output import SweepProgress, fmt, print_json, safe
 from groklab.cli.signals import sigterm_interrupts
 from groklab.cli.trackers import add_tracker_flags, check_tracker_flags, export_to_trackers
 from groklab.errors import ConfigError
@@ -58,7 +58,7 @@ def _run_and_report(args: argparse.Namespace, store, sweep_id: str) -> int:
 
     sw = store.get_sweep(sweep_id)
     if not args.quiet:
-        print(f"sweep {sw['sweep_id']} ({sw['name']}): {sw['n_points']} points", file=sys.stderr)
+        print(f"sweep {sw['sweep_id']} ({safe(sw['name'])}): {sw['n_points']} points", file=sys.stderr)
     with sigterm_interrupts():
         run_sweep(store, sweep_id, backend=args.backend, address=args.address, pack_mode=args.pack,
                   max_members=args.max_members, progress=SweepProgress(not args.quiet))
@@ -69,17 +69,28 @@ def _run_and_report(args: argparse.Namespace, store, sweep_id: str) -> int:
         return 0
     print(points_table(rows, axis_fields(sw["spec"])))
     done = sum(r["status"] == "done" for r in rows)
-    print(f"sweep {sw['sweep_id']} ({sw['name']}): {done}/{len(rows)} points done; store {store.root}")
+    print(f"sweep {sw['sweep_id']} ({safe(sw['name'])}): {done}/{len(rows)} points done; store {safe(store.root)}")
     return 0
 
 
 def _check_run_flags(args: argparse.Namespace) -> None:
     from groklab.sweep import check_backend
+    from groklab.train.budget import MEMBER_LIMIT
 
-    if args.max_members < 1:
-        raise ConfigError(f"max-members: must be >= 1, got {args.max_members}")
+    if not 1 <= args.max_members <= MEMBER_LIMIT:
+        raise ConfigError(f"max-members: got {args.max_members}; allowed an integer in [1, {MEMBER_LIMIT}] (members "
+                          "of one ensemble)")
     check_backend(args.backend, args.address)
     check_tracker_flags(args)
+
+
+def _preflight(args: argparse.Namespace, configs: list[dict]) -> None:
+    """Names, ensemble sizes and the memory estimate of the points as they will train, before any is written."""
+    from groklab.config import from_dict
+    from groklab.train.budget import preflight_plan
+
+    if configs:
+        preflight_plan([from_dict(c) for c in configs], args.max_members, separate=args.pack == "separate")
 
 
 def cmd_grid(args: argparse.Namespace) -> int:
@@ -106,22 +117,28 @@ def cmd_grid(args: argparse.Namespace) -> int:
             raise ConfigError(f"resume: sweep {sw['sweep_id']} was made from other axes or config; "
                               "give --resume alone to continue it as it was")
         sweep_id = sw["sweep_id"]
+        _preflight(args, [p["config"] for p in store.sweep_points(sweep_id) if p["status"] != "done"])
     else:
+        _preflight(args, plan.configs)
         store = Store(args.store)
         sweep_id = store.create_sweep(plan.name, plan.kind, plan.spec, plan.configs)
     return _run_and_report(args, store, sweep_id)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from groklab.config import read_toml
+
+    read_toml(args.file, "sweep file")      # a file too large or not TOML fails here, before JAX is imported
     from groklab.store import Store
     from groklab.sweep import load_sweep_file, start
 
     plan = load_sweep_file(args.file)
     _check_run_flags(args)
+    _preflight(args, plan.configs)
     store = Store(args.store)
     sweep_id, resumed = start(store, plan, resume=args.resume)
     if resumed and not args.quiet:
-        print(f"resuming sweep {sweep_id} ({plan.name})", file=sys.stderr)
+        print(f"resuming sweep {sweep_id} ({safe(plan.name)})", file=sys.stderr)
     return _run_and_report(args, store, sweep_id)
 
 
@@ -136,7 +153,7 @@ def cmd_sweeps(args: argparse.Namespace) -> int:
     print(f"{'sweep':<16} {'name':<32} {'kind':<7} {'done':>11} {'status':<11} created")
     for r in rows:
         done = f"{r['n_done']}/{r['n_points']}"
-        print(f"{r['sweep_id']:<16} {str(r['name'] or '')[:32]:<32} {r['kind']:<7} {done:>11} {r['status']:<11} "
+        print(f"{r['sweep_id']:<16} {safe(r['name'] or '')[:32]:<32} {r['kind']:<7} {done:>11} {r['status']:<11} "
               f"{r['created']}")
     if not rows:
         print("(no sweeps yet: try `groklab grid --preset gromov2023 --x frac=0.2:0.8:4 --y wd=0,1,5`)")
@@ -155,6 +172,7 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
                         "less per member than one model alone (cached per shape in the store); ensemble / "
                         "separate: always / never batch")
     g.add_argument("--max-members", type=int, default=64, metavar="N", help="largest ensemble (default 64)")
+    add_memory_flag(g)
     g.add_argument("--quiet", action="store_true", help="no progress line")
     add_tracker_flags(p)
 

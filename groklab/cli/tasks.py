@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from groklab.cli.output import print_json
+from groklab.cli.output import print_json, safe
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
@@ -15,7 +15,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         print_json({"tasks": rows})
         return 0
     for t in rows:
-        print(f"{t['task']:<26} {t['description']}  [{', '.join(t['params'])}]")
+        print(f"{safe(t['task']):<26} {safe(t['description'])}  [{', '.join(t['params'])}]")
     return 0
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from groklab.cli.flags import add_config_flags, config_overrides, member_configs
-from groklab.cli.output import TrainProgress, print_json, summary_table
+from groklab.cli.flags import add_config_flags, add_memory_flag, config_overrides, member_configs
+from groklab.cli.output import TrainProgress, print_json, safe, summary_table
 from groklab.cli.signals import sigterm_interrupts
 from groklab.cli.trackers import add_tracker_flags, check_tracker_flags, export_to_trackers
 from groklab.errors import ConfigError
@@ -22,13 +22,13 @@ def _check_resume_alone(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from groklab import api
     from groklab.config import load_toml
     from groklab.presets import preset_values
-    from groklab.store import Store
 
     check_tracker_flags(args)
     if args.resume is not None:
+        from groklab import api
+
         _check_resume_alone(args)
         with sigterm_interrupts():
             res = api.resume(args.resume, store=args.store, progress=TrainProgress(not args.quiet))
@@ -40,15 +40,22 @@ def cmd_train(args: argparse.Namespace) -> int:
             base.update(load_toml(args.config))
         base.update(config_overrides(args))
         cfgs = member_configs(base, args)
+        from groklab.train.budget import preflight
+
+        preflight(cfgs)              # api.train checks again; here a run that cannot fit fails before the API loads
+        from groklab import api
+
         with sigterm_interrupts():
             res = api.train(cfgs, store=args.store, progress=TrainProgress(not args.quiet))
+    from groklab.store import Store
+
     store = Store(args.store)
     export_to_trackers(args, store, res.run_ids)
     if args.json:
         print_json({"runs": res.summaries})
     else:
         print(summary_table(res.summaries))
-        print(f"store: {store.root}  (groklab show {res.run_ids[0]} --store {store.root})")
+        print(f"store: {safe(store.root)}  (groklab show {res.run_ids[0]} --store {safe(store.root)})")
     for s in res.summaries:
         if s["status"] == "diverged":
             print(f"groklab: run {s['run_id']} diverged: {s['message']}", file=sys.stderr)
@@ -67,6 +74,7 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
                    help="per-member values of a shape-keeping field (lr, wd, init_scale, frac, noise, seed...)")
     t.add_argument("--resume", metavar="RUN", help="continue a stopped run from its newest checkpoint")
     t.add_argument("--quiet", action="store_true", help="no progress line")
+    add_memory_flag(t)
     add_config_flags(t)
     add_tracker_flags(t)
     t.set_defaults(func=cmd_train)

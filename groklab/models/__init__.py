@@ -1,7 +1,8 @@
 """Models as pure functions of flat parameter dicts: ``Model.init(key)`` and ``Model.apply(params, x)``.
 
 ``build(cfg, dataset)`` picks the architecture and fixes the shapes it needs from the dataset.
-Sequence models see the operand tokens followed by an '=' token (id = vocab_size).
+Sequence models see the operand tokens followed by an '=' token (id = vocab_size); with ``op_token``
+a two-operand task reads `a ∘ b =` (the operator token's id is vocab_size + 1).
 
 Each model also owns its interpretability readouts, numpy float64 arrays read off a parameter dict
 (None where the readout does not apply to that model): ``token_weights`` (one row per input token),
@@ -54,19 +55,22 @@ def build(cfg, ds: Dataset) -> Model:
         if not ds.is_tokens:
             raise ConfigError(f"model: task {ds.name} has real-valued inputs; use model = mlp, input = features")
         V = ds.vocab_size
-        T = ds.x.shape[1] + 1
-        eq = V
+        op_token = cfg.op_token and ds.x.shape[1] == 2
+        T = ds.x.shape[1] + 1 + op_token
+        eq = V                                    # '=' is token V; the operator token (op_token) V + 1
 
         def prepare(x):
-            return jnp.concatenate([x, jnp.full((x.shape[0], 1), eq, x.dtype)], axis=1)
+            col = lambda t: jnp.full((x.shape[0], 1), t, x.dtype)  # noqa: E731
+            parts = [x[:, :1], col(V + 1), x[:, 1:]] if op_token else [x]
+            return jnp.concatenate([*parts, col(eq)], axis=1)
 
         return Model(
             kind="transformer",
-            init=lambda key: transformer.init(key, cfg, V + 1, T, C),
+            init=lambda key: transformer.init(key, cfg, V + 1 + op_token, T, C),
             apply=lambda p, x, full=False: transformer.forward(p, x, cfg, C, full=full),
             neurons=lambda p, x: transformer.mlp_activations(p, x, cfg),
             prepare=prepare,
-            flops_per_example=transformer.flops_per_example(cfg, T, C, V + 1),
+            flops_per_example=transformer.flops_per_example(cfg, T, C, V + 1 + op_token),
             n_classes=C,
             token_weights=lambda p: transformer.token_weights(p, V),
             neuron_weights=lambda p: transformer.neuron_weights(p, V),
@@ -82,11 +86,14 @@ def build(cfg, ds: Dataset) -> Model:
         vocab = ds.vocab_size
     T = ds.x.shape[1]
     n_feat = ds.x.shape[1]
+    if cfg.tied and (cfg.input not in ("embed", "embed-sum") or vocab is None or vocab < C):
+        raise ConfigError(f"tied: an MLP ties its output to W_E only with input embed or embed-sum on a task whose "
+                          f"classes are tokens (task {ds.name}, input {cfg.input})")
     d_in = mlp.input_width(cfg, T, vocab, n_feat)
     return Model(
         kind="mlp",
         init=lambda key: mlp.init(key, cfg, T, vocab, n_feat, C),
-        apply=lambda p, x, full=False: mlp.forward(p, x, cfg, vocab),
+        apply=lambda p, x, full=False: mlp.forward(p, x, cfg, vocab, C),
         neurons=lambda p, x: mlp.hidden(p, x, cfg, vocab),
         prepare=lambda x: x,
         flops_per_example=mlp.flops_per_example(cfg, d_in, C, T),
@@ -94,6 +101,6 @@ def build(cfg, ds: Dataset) -> Model:
         reads_tokens=vocab is not None,
         token_weights=lambda p: mlp.token_weights(p, cfg, T, vocab),
         neuron_weights=lambda p: mlp.neuron_weights(p, cfg, vocab),
-        unembedding=mlp.unembedding,
+        unembedding=lambda p: mlp.unembedding(p, cfg, C),
         bit_weights=lambda p: mlp.bit_weights(p, cfg, T, vocab),
     )

@@ -6,7 +6,9 @@ Inputs are either operand tokens, embedded by a shared W_E [vocab, d_embed] and 
 on the pairs a ≤ b of a commutative task sees every pair; PAIR's symmetric setting), or one-hot
 encoded and concatenated ("onehot", Gromov),
 or real-valued features ("features", digits). Hidden layers: W_in/b_in, then
-blocks.{i}.W/b for deeper nets, then W_out/b_out to the classes.
+blocks.{i}.W/b for deeper nets, then W_out/b_out to the classes, or, ``tied`` (PAIR's notebook model:
+logits = (W_out·h)·W_Eᵀ), back to the embedding width and through W_E's transpose. PAIR's hidden
+projection shared by both operands, ReLU(W·e_a + W·e_b), is the "embed-sum" input.
 """
 
 from __future__ import annotations
@@ -34,22 +36,31 @@ def input_width(cfg, T: int, vocab: int | None, n_features: int | None) -> int:
 
 
 def init(key: jax.Array, cfg, T: int, vocab: int | None, n_features: int | None, n_classes: int) -> Params:
-    """N(0, 1/fan_in) (or N(0, init_std²)) for every weight; zero biases (init scale: see trainer)."""
+    """N(0, 1/fan_in) (or N(0, init_std²)) for every weight, zero biases; or, with ``init = "uniform"``,
+    PyTorch's defaults: U(±1/√fan_in) for weights and biases, N(0, 1) for W_E (init scale: see trainer).
+    ``tied``: W_out maps to the embedding width, and W_E's transpose maps on to the classes (PAIR)."""
     d_in = input_width(cfg, T, vocab, n_features)
-    widths = [d_in] + [cfg.d_mlp] * cfg.n_layers + [n_classes]
-    ks = iter(jax.random.split(key, 2 + len(widths)))
-    def nrm(shape, fan_in):
+    widths = [d_in] + [cfg.d_mlp] * cfg.n_layers + [cfg.d_embed if cfg.tied else n_classes]
+    uniform = cfg.init == "uniform"
+    ks = iter(jax.random.split(key, 2 + len(widths) * (2 if uniform else 1)))
+
+    def draw(shape, fan_in):
+        if uniform:
+            bound = 1 / math.sqrt(fan_in)
+            return jax.random.uniform(next(ks), shape, jnp.float32, -bound, bound)
         std = cfg.init_std if cfg.init_std is not None else 1 / math.sqrt(fan_in)
         return std * jax.random.normal(next(ks), shape, jnp.float32)
 
     p: Params = {}
     if cfg.input in ("embed", "embed-sum"):
-        p["W_E"] = nrm((vocab, cfg.d_embed), cfg.d_embed)
+        p["W_E"] = jax.random.normal(next(ks), (vocab, cfg.d_embed), jnp.float32) if uniform else \
+            draw((vocab, cfg.d_embed), cfg.d_embed)
     names = ["W_in"] + [f"blocks.{i}.W" for i in range(1, cfg.n_layers)] + ["W_out"]
     for i, nm in enumerate(names):
-        p[nm] = nrm((widths[i], widths[i + 1]), widths[i])
+        p[nm] = draw((widths[i], widths[i + 1]), widths[i])
         if cfg.bias:
-            p[nm.replace("W", "b")] = jnp.zeros((widths[i + 1],), jnp.float32)
+            p[nm.replace("W", "b")] = draw((widths[i + 1],), widths[i]) if uniform else \
+                jnp.zeros((widths[i + 1],), jnp.float32)
     return p
 
 
@@ -99,16 +110,17 @@ def hidden(p: Params, x: jax.Array, cfg, vocab: int | None) -> jax.Array:
     return h
 
 
-def forward(p: Params, x: jax.Array, cfg, vocab: int | None) -> jax.Array:
-    """Logits [batch, n_classes]."""
+def forward(p: Params, x: jax.Array, cfg, vocab: int | None, n_classes: int | None = None) -> jax.Array:
+    """Logits [batch, n_classes] (``tied``: through W_E[:n_classes]ᵀ after W_out)."""
     out = hidden(p, x, cfg, vocab) @ p["W_out"]
-    return out + p["b_out"] if cfg.bias else out
+    out = out + p["b_out"] if cfg.bias else out
+    return out @ p["W_E"][:n_classes].T if cfg.tied else out
 
 
 def flops_per_example(cfg, d_in: int, n_classes: int, T: int | None = None) -> float:
     """Forward FLOPs per example as computed: a one-hot first layer is T row gathers summed
     (T·d_mlp adds, see ``_first_layer``), every other layer a matmul (2·fan_in·fan_out)."""
-    widths = [d_in] + [cfg.d_mlp] * cfg.n_layers + [n_classes]
+    widths = [d_in] + [cfg.d_mlp] * cfg.n_layers + ([cfg.d_embed, n_classes] if cfg.tied else [n_classes])
     flops = [2 * a * b for a, b in zip(widths[:-1], widths[1:])]
     if cfg.input in ("onehot", "embed-sum") and T is not None:
         flops[0] = T * cfg.d_mlp                 # gathered rows summed (embed-sum's table is per step)
@@ -142,8 +154,10 @@ def neuron_weights(p: Params, cfg, vocab: int | None) -> np.ndarray | None:
     return _f64(p, "W_in")[:vocab].T
 
 
-def unembedding(p: Params) -> np.ndarray:
-    """The map from the last hidden layer to the logits: W_out [d_mlp, n_classes]."""
+def unembedding(p: Params, cfg, n_classes: int) -> np.ndarray:
+    """The map from the last hidden layer to the logits: W_out [d_mlp, n_classes] (``tied``: W_out·W_E[:C]ᵀ)."""
+    if cfg.tied:
+        return _f64(p, "W_out") @ _f64(p, "W_E")[:n_classes].T
     return _f64(p, "W_out")
 
 

@@ -3,7 +3,9 @@
 Weights are named as in Elhage et al. and TransformerLens so an interpretability reader finds
 them: W_E [d_vocab, d_model], W_pos [n_ctx, d_model], blocks.{l}.attn.W_Q/W_K/W_V
 [n_heads, d_model, d_head], W_O [n_heads, d_head, d_model], blocks.{l}.mlp.W_in [d_model, d_mlp],
-b_in, W_out [d_mlp, d_model], b_out, W_U [d_model, n_classes]. No attention biases (as Nanda).
+b_in, W_out [d_mlp, d_model], b_out, W_U [d_model, n_classes]. No attention biases (as Nanda); MLP
+biases unless ``bias = false`` (Power et al.); LayerNorm placed pre, post (Power et al.) or on the
+residual stream (Grokfast), see ``_block``; initialised as Nanda et al. or as PyTorch (``init``).
 
 The loss reads only the logits at the last position (`=`), so by default the last block computes
 its query, MLP and unembedding at that position alone (``full=True`` computes every position;
@@ -22,34 +24,64 @@ import numpy as np
 Params = dict[str, jax.Array]
 
 
+def _drawer(key: jax.Array, n: int, cfg):
+    """Parameter draws in order: ``w(shape, fan_in, std)`` a weight, ``b(shape, fan_in)`` a bias,
+    ``e(shape, std)`` an embedding. ``init = "normal"``: N(0, std²) weights, zero biases (no key drawn, so
+    the draws of earlier versions are unchanged); ``"uniform"``: PyTorch's defaults, U(±1/√fan_in) for
+    nn.Linear weights and biases and N(0, 1) for nn.Embedding."""
+    uniform = cfg.init == "uniform"
+    ks = iter(jax.random.split(key, n))
+
+    def w(shape, fan_in, std):
+        if uniform:
+            bound = 1 / math.sqrt(fan_in)
+            return jax.random.uniform(next(ks), shape, jnp.float32, -bound, bound)
+        return std * jax.random.normal(next(ks), shape, jnp.float32)
+
+    def b(shape, fan_in):
+        return w(shape, fan_in, 0.0) if uniform else jnp.zeros(shape, jnp.float32)
+
+    def e(shape, std):
+        return jax.random.normal(next(ks), shape, jnp.float32) * (1.0 if uniform else std)
+
+    return w, b, e
+
+
+def final_ln(cfg) -> bool:
+    """Whether a LayerNorm precedes the unembedding (every placement but post-LN, whose blocks end in one)."""
+    return cfg.layernorm and cfg.ln_place != "post"
+
+
 def init(key: jax.Array, cfg, d_vocab: int, n_ctx: int, n_classes: int) -> Params:
-    """Nanda et al.'s initialisation: N(0, 1/d_model) for most weights, N(0, 1/d_vocab) for W_U.
+    """Nanda et al.'s initialisation: N(0, 1/d_model) for most weights, N(0, 1/d_vocab) for W_U, zero
+    biases; or, with ``init = "uniform"``, PyTorch's defaults (see ``_drawer``).
 
     The init-scale factor is applied by the trainer (it may differ between ensemble members).
     """
     d, h, m = cfg.d_model, cfg.n_heads, cfg.d_mlp
     dh = d // h
-    ks = iter(jax.random.split(key, 4 + 7 * cfg.n_layers))
-    nrm = lambda shape, std: std * jax.random.normal(next(ks), shape, jnp.float32)  # noqa: E731
-    p: Params = {"W_E": nrm((d_vocab, d), 1 / math.sqrt(d)), "W_pos": nrm((n_ctx, d), 1 / math.sqrt(d))}
+    sd = 1 / math.sqrt(d)
+    w, bias, emb = _drawer(key, 4 + (9 if cfg.init == "uniform" else 7) * cfg.n_layers, cfg)
+    p: Params = {"W_E": emb((d_vocab, d), sd), "W_pos": emb((n_ctx, d), sd)}
     for layer in range(cfg.n_layers):
         b = f"blocks.{layer}."
-        for w in ("W_Q", "W_K", "W_V"):
-            p[b + "attn." + w] = nrm((h, d, dh), 1 / math.sqrt(d))
-        p[b + "attn.W_O"] = nrm((h, dh, d), 1 / math.sqrt(d))
-        p[b + "mlp.W_in"] = nrm((d, m), 1 / math.sqrt(d))
-        p[b + "mlp.b_in"] = jnp.zeros((m,), jnp.float32)
-        p[b + "mlp.W_out"] = nrm((m, d), 1 / math.sqrt(d))
-        p[b + "mlp.b_out"] = jnp.zeros((d,), jnp.float32)
+        for name in ("W_Q", "W_K", "W_V"):
+            p[b + "attn." + name] = w((h, d, dh), d, sd)
+        p[b + "attn.W_O"] = w((h, dh, d), d, sd)
+        p[b + "mlp.W_in"] = w((d, m), d, sd)
+        p[b + "mlp.W_out"] = w((m, d), m, sd)
+        if cfg.bias:
+            p[b + "mlp.b_in"] = bias((m,), d)
+            p[b + "mlp.b_out"] = bias((d,), m)
         if cfg.layernorm:
             for ln in ("ln1", "ln2"):
                 p[b + ln + ".w"] = jnp.ones((d,), jnp.float32)
                 p[b + ln + ".b"] = jnp.zeros((d,), jnp.float32)
-    if cfg.layernorm:
+    if final_ln(cfg):
         p["ln_final.w"] = jnp.ones((d,), jnp.float32)
         p["ln_final.b"] = jnp.zeros((d,), jnp.float32)
     if not cfg.tied:
-        p["W_U"] = nrm((d, n_classes), 1 / math.sqrt(n_classes))
+        p["W_U"] = w((d, n_classes), d, 1 / math.sqrt(n_classes))
     return p
 
 
@@ -58,6 +90,8 @@ def _act(name: str, x: jax.Array) -> jax.Array:
         return jax.nn.relu(x)
     if name == "gelu":
         return jax.nn.gelu(x, approximate=False)
+    if name == "tanh":
+        return jnp.tanh(x)
     return x * x  # quadratic
 
 
@@ -119,6 +153,31 @@ def _score_table_fits(vocab: int, T: int, heads: int) -> bool:
     return T * vocab * vocab * heads <= 4_000_000
 
 
+def _affine(p: Params, w: str, b: str, x: jax.Array) -> jax.Array:
+    """x·W, plus the bias where the model has one (``bias = false`` models have none)."""
+    out = x @ p[w]
+    return out + p[b] if b in p else out
+
+
+def _block(p: Params, layer: int, resid: jax.Array, tokens: jax.Array, cfg, per_vocab: bool,
+           last_only: bool) -> tuple[jax.Array, jax.Array]:
+    """One block: (the residual stream after it, its MLP neurons), both at the last position alone when
+    ``last_only``. LayerNorm as ``cfg.ln_place`` says: "pre" normalizes each branch's input, "post" the
+    sum after each branch (Power et al.), "resid" the stream itself before attention and the MLP's
+    input (Grokfast: ``x = ln_1(x); x = x + attn(x); x = x + mlp(ln_2(x))``)."""
+    b = f"blocks.{layer}."
+    ln, place = cfg.layernorm, cfg.ln_place
+    if ln and place == "resid":
+        resid = _ln(p, b + "ln1", resid, True)
+    x = _ln(p, b + "ln1", resid, ln and place == "pre")
+    attn_out = _attention(p, b, x, tokens, cfg, per_vocab=per_vocab, last_only=last_only)
+    resid = _ln(p, b + "ln1", (resid[:, -1:] if last_only else resid) + attn_out, ln and place == "post")
+    x = _ln(p, b + "ln2", resid, ln and place != "post")
+    hidden = _act(cfg.act, _affine(p, b + "mlp.W_in", b + "mlp.b_in", x))   # (batch, q, d_mlp)
+    resid = _ln(p, b + "ln2", resid + _affine(p, b + "mlp.W_out", b + "mlp.b_out", hidden), ln and place == "post")
+    return resid, hidden
+
+
 def forward(p: Params, tokens: jax.Array, cfg, n_classes: int, full: bool = False) -> jax.Array:
     """Logits at the last position.  tokens: int [batch, pos] (the '=' token included).
 
@@ -127,16 +186,9 @@ def forward(p: Params, tokens: jax.Array, cfg, n_classes: int, full: bool = Fals
     T = tokens.shape[1]
     resid = p["W_E"][tokens] + p["W_pos"][:T]                     # (batch, pos, d_model)
     for layer in range(cfg.n_layers):
-        b = f"blocks.{layer}."
-        last_only = (layer == cfg.n_layers - 1) and not full
-        x = _ln(p, b + "ln1", resid, cfg.layernorm)
-        attn_out = _attention(p, b, x, tokens, cfg, per_vocab=layer == 0 and not cfg.layernorm and not full,
-                              last_only=last_only)
-        resid = (resid[:, -1:] if last_only else resid) + attn_out
-        x = _ln(p, b + "ln2", resid, cfg.layernorm)
-        hidden = _act(cfg.act, x @ p[b + "mlp.W_in"] + p[b + "mlp.b_in"])   # (batch, q, d_mlp)
-        resid = resid + hidden @ p[b + "mlp.W_out"] + p[b + "mlp.b_out"]
-    x = _ln(p, "ln_final", resid[:, -1], cfg.layernorm)
+        resid, _ = _block(p, layer, resid, tokens, cfg, per_vocab=layer == 0 and not cfg.layernorm and not full,
+                          last_only=(layer == cfg.n_layers - 1) and not full)
+    x = _ln(p, "ln_final", resid[:, -1], final_ln(cfg))
     return _unembed(p, cfg, x, n_classes)
 
 
@@ -144,23 +196,9 @@ def mlp_activations(p: Params, tokens: jax.Array, cfg) -> jax.Array:
     """Post-activation MLP neurons of the last block at the last position: [batch, d_mlp]."""
     T = tokens.shape[1]
     resid = p["W_E"][tokens] + p["W_pos"][:T]
-    L = cfg.n_layers
-    for layer in range(L):
-        b = f"blocks.{layer}."
-        x = _ln(p, b + "ln1", resid, cfg.layernorm)
-        q = jnp.einsum("bpd,hdk->bphk", x, p[b + "attn.W_Q"])
-        k = jnp.einsum("bpd,hdk->bphk", x, p[b + "attn.W_K"])
-        v = jnp.einsum("bpd,hdk->bphk", x, p[b + "attn.W_V"])
-        scores = jnp.einsum("bqhk,bshk->bhqs", q, k) / math.sqrt(cfg.d_model // cfg.n_heads)
-        scores = jnp.where(jnp.tril(jnp.ones((T, T), bool))[None, None], scores, -jnp.inf)
-        z = jnp.einsum("bhqs,bshk->bqhk", jax.nn.softmax(scores, -1), v)
-        resid = resid + jnp.einsum("bqhk,hkd->bqd", z, p[b + "attn.W_O"])
-        x = _ln(p, b + "ln2", resid, cfg.layernorm)
-        hidden = _act(cfg.act, x @ p[b + "mlp.W_in"] + p[b + "mlp.b_in"])
-        if layer == L - 1:
-            return hidden[:, -1]
-        resid = resid + hidden @ p[b + "mlp.W_out"] + p[b + "mlp.b_out"]
-    raise AssertionError("unreachable")
+    for layer in range(cfg.n_layers):
+        resid, hidden = _block(p, layer, resid, tokens, cfg, per_vocab=False, last_only=False)
+    return hidden[:, -1]
 
 
 def flops_per_example(cfg, T: int, n_classes: int, d_vocab: int | None = None) -> float:

@@ -1,7 +1,8 @@
 """Reports of runs and sweeps: self-contained HTML pages and matplotlib PNGs, drawn from a "view" dict.
 
 A run view holds `run`, `summary` and `metrics` (required) and optionally `progress`, `spectrum`,
-`key_freqs`, `clock`, `neurons`, `parity`, `verdict` and `notes`; a sweep view holds `sweep`,
+`key_freqs`, `clock`, `neurons`, `parity`, `verdict`, `notes` and `phase_reason` (why the summary's
+phase, filled from the summary by `groklab.measure.labels` when missing); a sweep view holds `sweep`,
 `x_name`, `y_name`, `x_values`, `y_values` and `points`. Every section whose data is missing is left
 out of the page and has no PNG. The renderers are pure: a view in, a string or files out.
 

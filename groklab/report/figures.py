@@ -19,6 +19,7 @@ from matplotlib.colors import ListedColormap, LogNorm, TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Patch, Rectangle
 
+from groklab.report.circuit_figures import draw as circuit_draw
 from groklab.report.html import caption, write_atomic
 from groklab.report.view import check_run_view, check_sweep_view, clean, metric_panels, run_layout, sweep_layout
 
@@ -110,7 +111,12 @@ def _panel(view: dict, name: str) -> tuple[str, list[tuple[str, str, str]], dict
 
 def _metric_section(view: dict, figures: list[str]) -> Figure:
     """A section of per-step-metric panels (declared in the metric registry), one panel per figure."""
-    fig = _metric_panels(view, [_panel(view, f) for f in figures])
+    panels = [_panel(view, f) for f in figures]
+    phase = view["summary"].get("phase")
+    for i, name in enumerate(figures):
+        if metric_panels()[name]["badge"] == "phase" and phase:   # the run's phase, as the page's badge
+            panels[i] = (f"{panels[i][0]} — {phase}", *panels[i][1:])
+    fig = _metric_panels(view, panels)
     for ax, name in zip(fig.axes, figures):
         hline = metric_panels()[name]["hline"]
         if hline:
@@ -334,7 +340,7 @@ def _phase_diagram(view: dict, figures: list[str]) -> Figure:
     idx = np.full((len(ys), len(xs)), len(names), dtype=float)  # the last colour: no run
     for (i, j), p in cells.items():
         idx[i, j] = names.index(str(p.get("phase")))
-    fig, ax = _grid_axes(view, "Phase of each run (Liu et al. 2022)")
+    fig, ax = _grid_axes(view, "Phase of each run (Liu et al. 2022's phases, groklab's rule)")
     _cells(ax, idx, cmap=ListedColormap(colors), vmin=-0.5, vmax=len(colors) - 0.5)
     ax.legend(handles=[Patch(color=c, label=n) for n, c in zip(names, colors, strict=False)], loc="upper left",
               bbox_to_anchor=(1.01, 1), frameon=False)
@@ -363,7 +369,7 @@ def _delay(view: dict, figures: list[str]) -> Figure:
 # Sections drawn from the analysis; every other run section is made of registered metric panels.
 _RUN_DRAW: dict[str, Callable[[dict, list[str]], Figure]] = {
     "progress": _progress, "spectrum": _spectrum, "clock": _clock, "neurons": _neurons, "stars": _stars,
-    "parity": _parity,
+    "parity": _parity, "circuit": circuit_draw,
 }
 _SWEEP_DRAW: dict[str, Callable[[dict, list[str]], Figure]] = {"phase_diagram": _phase_diagram, "delay": _delay}
 

@@ -32,7 +32,8 @@ from groklab.report.view import (
     sweep_layout,
 )
 
-# section -> (title, caption). Captions are ours, never user data, and name the figure's source.
+# section -> (title, caption). Captions are ours, never user data, and name the figure's source;
+# "{rule}" is the default phase rule's text (groklab.measure.labels.RULE_TEXT).
 CAPTIONS: dict[str, tuple[str, str]] = {
     "curves": (
         "Training curves",
@@ -73,6 +74,14 @@ CAPTIONS: dict[str, tuple[str, str]] = {
         "DFT magnitude of each neuron's weights, one spoke per frequency (PAIR explorable, Pearce et "
         "al. 2023). One long spoke marks a neuron tuned to a single frequency; a round blob, a memorizing one.",
     ),
+    "circuit": (
+        "Circuit test in the task's basis",
+        "The basis follows the task's structure: Z_p characters for a \u00b1 b, multiplicative characters over "
+        "the discrete log for a\u00b7b and a/b, irreducible representations for S_n (Chughtai et al. 2023), Walsh "
+        "subsets for parity, 2-D characters of (x, y) otherwise. Left: each component's share of the held-out "
+        "logit variance (key components highlighted); middle: the token weights' norm per component over "
+        "training; right: test accuracy keeping only the key components and with them removed.",
+    ),
     "leakage": (
         "Privacy leakage",
         "Loss-threshold membership inference (Yeom et al. 2018): the AUC of telling training from "
@@ -93,14 +102,14 @@ CAPTIONS: dict[str, tuple[str, str]] = {
     ),
     "phase_diagram": (
         "Phase diagram",
-        "Each cell is one run, coloured by the phase of Liu et al. 2022: comprehension if test accuracy "
-        "follows training accuracy within 10\u00b3 steps, grokking if later, memorization if only "
-        "training accuracy is reached, confusion if neither. Click a cell to open its report.",
+        "Each cell is one run (the majority over its seeds), coloured by its phase: Liu et al. 2022's four "
+        "phases by groklab's rule, {rule}. Click a cell to open its report.",
     ),
     "delay": (
         "Grokking delay",
-        "Steps from memorization to generalization (t_gen \u2212 t_mem) on a log colour scale; grey "
-        "cells never generalized or never memorized (Power et al. 2022).",
+        "Steps from memorization to generalization (t_gen \u2212 t_mem, the first steps train and test "
+        "accuracy reach 0.99; Power et al. 2022), median over the cell's seeds, on a log colour scale; grey "
+        "cells never got there.",
     ),
 }
 
@@ -124,7 +133,14 @@ def _script_json(obj: object) -> str:
 
 def caption(section: str) -> tuple[str, str]:
     """(title, caption) of a report section: ours, or the one its registered metric panel declares."""
-    return CAPTIONS.get(section) or section_caption(section) or (section, "")
+    if section in CAPTIONS:
+        title, text = CAPTIONS[section]
+        if "{rule}" in text:
+            from groklab.measure.labels import DEFAULT_RULE, RULE_TEXT
+
+            text = text.replace("{rule}", RULE_TEXT[DEFAULT_RULE])
+        return title, text
+    return section_caption(section) or (section, "")
 
 
 def _section_html(section: str, figures: list[str]) -> str:
@@ -169,6 +185,13 @@ def render_run_html(view: dict) -> str:
     """
     view = clean(view)
     check_run_view(view)
+    if view["summary"].get("phase") and "phase_reason" not in view:
+        from groklab.measure.labels import phase_reason
+
+        cfg = view["run"].get("config") or {}
+        reason = phase_reason(view["summary"], cfg.get("phase_threshold") or 0.9)
+        if reason:
+            view["phase_reason"] = reason
     return _page("run", view, run_layout(view))
 
 

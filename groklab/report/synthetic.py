@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from groklab.measure.labels import DEFAULT_RULE, evals_between, phase_from_times
+
 
 def _sigmoid_log(steps: np.ndarray, centre: float, width: float) -> np.ndarray:
     """A sigmoid in log10(step): 0 well before `centre`, 1 well after; `width` in decades."""
@@ -131,9 +133,12 @@ def synthetic_run_view(p: int = 23, n_ckpt: int = 20, seed: int = 0, n_neurons: 
     final = {k: float(metrics[k][-1]) for k in ("train_acc", "test_acc", "train_loss", "test_loss")}
     t_mem_obs = int(step[np.argmax(train_acc >= 0.9)])
     t_gen_obs = int(step[np.argmax(test_acc >= 0.9)])
+    gap_evals = evals_between(step, t_mem_obs, t_gen_obs)
     return {
         "run": _run_meta(p, seed, n_steps),
-        "summary": {"t_mem": t_mem_obs, "t_gen": t_gen_obs, "delay": t_gen_obs - t_mem_obs, "phase": "grokking",
+        "summary": {"t_mem": t_mem_obs, "t_gen": t_gen_obs, "delay": t_gen_obs - t_mem_obs,
+                    "phase": phase_from_times(t_mem_obs, t_gen_obs, evals=gap_evals), "phase_rule": DEFAULT_RULE,
+                    "t_train_liu": t_mem_obs, "t_test_liu": t_gen_obs, "gap_evals": gap_evals,
                     "pair_class": "grok", "final": final, "rqi": 0.93, "n_key_freqs": len(key_freqs)},
         "metrics": metrics,
         "progress": progress,
@@ -150,7 +155,7 @@ def synthetic_run_view(p: int = 23, n_ckpt: int = 20, seed: int = 0, n_neurons: 
 
 
 def synthetic_sweep_view() -> dict:
-    """A synthetic sweep over training fraction × weight decay with phases by Liu et al. 2022's rule.
+    """A synthetic sweep over training fraction × weight decay, phases by groklab's rule (``measure.labels``).
 
     Returns a dict in the sweep-view schema; each point links to `runs/<run_id>.html`.
     """
@@ -168,8 +173,7 @@ def synthetic_sweep_view() -> dict:
             if t_gen is not None and t_gen > budget:
                 t_gen = None
             delay = t_gen - t_mem if t_mem and t_gen else None
-            phase = ("confusion" if t_mem is None else "memorization" if t_gen is None
-                     else "comprehension" if delay < 1_000 else "grokking")
+            phase = phase_from_times(t_mem, t_gen)
             run_id = f"synthetic-f{frac}-wd{wd}"
             points.append({
                 "x": frac, "y": wd, "phase": phase, "delay": delay, "t_mem": t_mem, "t_gen": t_gen,

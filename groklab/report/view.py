@@ -40,12 +40,20 @@ _ANALYSIS_FIGURES: dict[str, tuple[int, list[tuple[str, Callable[[dict], bool]]]
     "progress": (30, [
         ("progress-loss", lambda v: has_series(v.get("progress"), *_LOSS_KEYS)),
         ("progress-gini", lambda v: has_series(v.get("progress"), "gini_embed", "gini_unembed")),
-        ("progress-norm", lambda v: has_series(v.get("progress"), "weight_norm")),
+        # the weight norm is drawn once: per step when the run logged it ("weight-norm"), else per checkpoint
+        ("progress-norm", lambda v: has_series(v.get("progress"), "weight_norm")
+         and not has_series(v.get("metrics"), "weight_norm")),
     ]),
     "spectrum": (31, [("spectrum", lambda v: _nonempty(v.get("spectrum"), "norms"))]),
     "clock": (32, [("clock", lambda v: _nonempty(v.get("clock"), "points"))]),
     "neurons": (33, [("neurons", lambda v: _nonempty(v.get("neurons"), "heatmap"))]),
     "stars": (34, [("stars", lambda v: _nonempty(v.get("neurons"), "stars"))]),
+    # the circuit test in the task's basis (groklab.analysis.circuit): spectrum, weight norms, ablations
+    "circuit": (35, [
+        ("circuit-spectrum", lambda v: _nonempty((v.get("circuit") or {}).get("spectrum"), "fractions")),
+        ("circuit-weights", lambda v: _nonempty((v.get("circuit") or {}).get("weights"), "norms")),
+        ("circuit-ablation", lambda v: has_series((v.get("circuit") or {}).get("curves"), "keep_acc", "remove_acc")),
+    ]),
     "parity": (80, [("parity", lambda v: _nonempty(v.get("parity"), "weights"))]),
 }
 
@@ -60,8 +68,45 @@ def _run_figures() -> dict[str, list[tuple[str, Callable[[dict], bool]]]]:
         keys = [k for k, _, _ in spec["series"]]
         order.setdefault(spec["section"], spec["order"])
         figs.setdefault(spec["section"], []).append(
-            (panel, lambda v, keys=keys: has_series(v["metrics"], *keys)))
+            (panel, lambda v, keys=keys: has_series(_applicable(v), *keys)))
     return {s: figs[s] for s in sorted(figs, key=lambda s: order[s])}
+
+
+class _PartialSetup:
+    """An ``EvalSetup`` read off a view's config dict, which may lack fields (a synthetic or old view):
+    reading one that is missing raises AttributeError, and the metric is then kept."""
+
+    def __init__(self, cfg, noise):
+        self.cfg, self._noise = cfg, noise
+
+    @property
+    def has_noise(self) -> bool:
+        if self._noise is None:
+            raise AttributeError("noise")
+        return bool(self._noise)
+
+
+def _applicable(view: dict) -> dict:
+    """The view's metric curves less those whose metric does not apply to the run's config (as the
+    trainer decides: e.g. Softmax Collapse of an MSE run, which an older groklab logged as zeros)."""
+    from types import SimpleNamespace
+
+    from groklab.measure import registry
+
+    cfg = (view.get("run") or {}).get("config")
+    m = view["metrics"]
+    if not isinstance(cfg, Mapping):
+        return m
+    setup = _PartialSetup(SimpleNamespace(**cfg), cfg.get("noise"))
+    out = dict(m)
+    for met in registry.metrics():
+        try:
+            applies = met.applies(setup)
+        except (AttributeError, TypeError):     # a config from another version: keep what was logged
+            applies = True
+        if not applies:
+            out.pop(met.name, None)
+    return out
 
 
 def metric_panels() -> dict[str, dict]:

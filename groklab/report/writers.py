@@ -95,11 +95,12 @@ def _light_run_view(store: Store, rid: str) -> dict:
     import math
 
     from groklab.config import from_dict
-    from groklab.measure import summarize
+    from groklab.measure import refresh_labels, summarize
 
     row = store.get_run(rid)
     m = store.metrics(rid)
-    summary = row["summary"] or summarize(from_dict(row["config"]), rid, m, row["status"], row["wall_s"])
+    summary = (refresh_labels(row["summary"], row["config"], lambda: m)
+               or summarize(from_dict(row["config"]), rid, m, row["status"], row["wall_s"]))
     metrics = {"step": m["step"].tolist()}
     for k, v in m.items():
         vals = [float(x) if math.isfinite(x) else None for x in v.tolist()] if k != "step" else None

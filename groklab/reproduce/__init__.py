@@ -9,10 +9,12 @@ Every published number lives in its experiment's module next to its source (the 
 ../shared/REFERENCES.md); every number of ours is read back from the store by ``compare``, so
 ``groklab results`` rebuilds docs/results.md from the store alone and nothing in it is typed by hand.
 
-Each experiment has a full version sized for about 15 minutes on 2 quiet cores (its budget cuts are
-config fields, so the departures from the paper's setup are read off the stored configs and shown
-beside the numbers) and a ``smoke`` version: tiny models that run the same path in seconds, for CI.
-The agreement rule is ``core.agrees`` (see groklab/reproduce/core.py).
+Each experiment module holds the paper's complete setup as config fields (``Experiment.setup``); its
+full version runs that setup with at least ``MIN_SEEDS`` seeds per arm, sized to the claim (its plan
+says how long it takes on 2 cores), and every departure from the paper is computed by diffing the
+stored configs against the setup (``core.setup_diff``), never typed; a ``smoke`` version runs tiny
+models through the same path in seconds, for CI. The verdict rules are ``core.RULES`` (seeds, the
+agreement factor, budgets that leave a row undecided), printed with every table.
 
 Layout: ``core`` (Published, Row, formatting, the agreement rule), ``outcome`` (a sweep read back from
 the store, ``reach``), ``experiment`` (the Experiment dataclass and the registry EXPERIMENTS), ``run``
@@ -28,8 +30,11 @@ import pkgutil
 
 from groklab.reproduce.core import (
     ACC_TOL,
+    MIN_SEEDS,
     REFS,
+    RULES,
     STEP_FACTOR,
+    UNSTATED,
     Published,
     Row,
     agrees,
@@ -38,6 +43,8 @@ from groklab.reproduce.core import (
     fmt_number,
     fmt_ours,
     fmt_published,
+    required_fields,
+    setup_diff,
 )
 from groklab.reproduce.doshi2023 import DOSHI, DOSHI_PHASE, DOSHI_SEEDS, DOSHI_SRC, doshi_reason
 from groklab.reproduce.experiment import EXPERIMENTS, Experiment, departures, get, register
@@ -45,40 +52,41 @@ from groklab.reproduce.grokfast2024 import (
     GROKFAST,
     GROKFAST_ACC,
     GROKFAST_BUDGET,
-    GROKFAST_PAPER,
-    GROKFAST_PAPER_BY_LABEL,
+    GROKFAST_SETUPS,
     GROKFAST_SPEEDUP,
     GROKFAST_SRC,
     LEE,
 )
 from groklab.reproduce.leakage import LEAK_CURVE, LEAK_RECIPE, LEAK_SEEDS, LEAK_SRC
-from groklab.reproduce.liu2022 import LIU, LIU_FRACS, LIU_MODEL, LIU_PHASES, LIU_PUB, LIU_WDS
+from groklab.reproduce.liu2022 import LIU, LIU_LRS, LIU_PHASES, LIU_PUB, LIU_SETUP, LIU_WDS
 from groklab.reproduce.nanda2023 import NANDA, NANDA_BUDGETS, NANDA_FRACTION, NANDA_FRACTION_SRC, NANDA_LOSS
-from groklab.reproduce.omnigrok import (
-    OMNIGROK,
-    OMNIGROK_PAPER,
-    OMNIGROK_PHASE,
-    OMNIGROK_SEEDS,
-    OMNIGROK_STEPS,
-    OMNIGROK_WDS,
+from groklab.reproduce.omnigrok import OMNIGROK, OMNIGROK_PHASE, OMNIGROK_SEEDS, OMNIGROK_SETUP, OMNIGROK_STEPS
+from groklab.reproduce.outcome import METRIC_NAMES, Outcome, finding, liu_reason, phase_row, reach
+from groklab.reproduce.pair2023 import (
+    PAIR,
+    PAIR_FREQ_RANGE,
+    PAIR_FREQS,
+    PAIR_GROKS,
+    PAIR_SEEDS,
+    PAIR_SETUPS,
+    PARITY_PUB,
 )
-from groklab.reproduce.outcome import METRIC_NAMES, Outcome, liu_reason, reach
-from groklab.reproduce.pair2023 import PAIR, PAIR_FREQ_RANGE, PAIR_FREQS, PAIR_GROKS, PAIR_SEEDS, PARITY_PUB
 from groklab.reproduce.power2022 import (
     POWER,
     POWER_FRAC,
-    POWER_MODEL,
+    POWER_FULL,
     POWER_NEVER,
     POWER_NEVER_PUB,
     POWER_OPERATORS,
-    POWER_PAPER,
+    POWER_SETUP,
 )
 from groklab.reproduce.prieto2025 import (
     PRIETO,
     PRIETO_ACC,
     PRIETO_ARMS,
+    PRIETO_CURVE,
     PRIETO_ORTHO,
-    PRIETO_PAPER,
+    PRIETO_SETUPS,
     PRIETO_SOFTMAX,
     PRIETO_STABLEMAX,
     PRIETO_STEPS,
@@ -110,14 +118,15 @@ _import_experiments()
 # every name the single-module groklab.reproduce had (its experiments' constants included), for its callers
 __all__ = [
     "ACC_TOL", "DOSHI", "DOSHI_PHASE", "DOSHI_SEEDS", "DOSHI_SRC", "EXPERIMENTS", "GROKFAST", "GROKFAST_ACC",
-    "GROKFAST_BUDGET", "GROKFAST_PAPER", "GROKFAST_PAPER_BY_LABEL", "GROKFAST_SPEEDUP", "GROKFAST_SRC", "KIND",
-    "LEAK_CURVE", "LEAK_RECIPE", "LEAK_SEEDS", "LEAK_SRC", "LEE", "LIU", "LIU_FRACS", "LIU_MODEL", "LIU_PHASES",
-    "LIU_PUB", "LIU_WDS", "METRIC_NAMES", "NANDA", "NANDA_BUDGETS", "NANDA_FRACTION", "NANDA_FRACTION_SRC",
-    "NANDA_LOSS", "OMNIGROK", "OMNIGROK_PAPER", "OMNIGROK_PHASE", "OMNIGROK_SEEDS", "OMNIGROK_STEPS", "OMNIGROK_WDS",
-    "PAIR", "PAIR_FREQS", "PAIR_FREQ_RANGE", "PAIR_GROKS", "PAIR_SEEDS", "PARITY_PUB", "POWER", "POWER_FRAC",
-    "POWER_MODEL", "POWER_NEVER", "POWER_NEVER_PUB", "POWER_OPERATORS", "POWER_PAPER", "PRIETO", "PRIETO_ACC",
-    "PRIETO_ARMS", "PRIETO_ORTHO", "PRIETO_PAPER", "PRIETO_SOFTMAX", "PRIETO_STABLEMAX", "PRIETO_STEPS", "REFS",
-    "STEP_FACTOR", "Experiment", "Outcome", "Published", "Row", "agrees", "command", "compare", "departures",
-    "describe", "doshi_reason", "first_reach", "fmt_field", "fmt_number", "fmt_ours", "fmt_published", "get",
-    "liu_reason", "machine_load", "newest", "reach", "register", "reproduce", "reproduction_sweeps", "spec_of",
+    "GROKFAST_BUDGET", "GROKFAST_SETUPS", "GROKFAST_SPEEDUP", "GROKFAST_SRC", "KIND", "LEAK_CURVE", "LEAK_RECIPE",
+    "LEAK_SEEDS", "LEAK_SRC", "LEE", "LIU", "LIU_LRS", "LIU_PHASES", "LIU_PUB", "LIU_SETUP", "LIU_WDS", "METRIC_NAMES",
+    "MIN_SEEDS", "NANDA", "NANDA_BUDGETS", "NANDA_FRACTION", "NANDA_FRACTION_SRC", "NANDA_LOSS", "OMNIGROK",
+    "OMNIGROK_PHASE", "OMNIGROK_SEEDS", "OMNIGROK_SETUP", "OMNIGROK_STEPS", "PAIR", "PAIR_FREQS", "PAIR_FREQ_RANGE",
+    "PAIR_GROKS", "PAIR_SEEDS", "PAIR_SETUPS", "PARITY_PUB", "POWER", "POWER_FRAC", "POWER_FULL", "POWER_NEVER",
+    "POWER_NEVER_PUB", "POWER_OPERATORS", "POWER_SETUP", "PRIETO", "PRIETO_ACC", "PRIETO_ARMS", "PRIETO_CURVE",
+    "PRIETO_ORTHO", "PRIETO_SETUPS", "PRIETO_SOFTMAX", "PRIETO_STABLEMAX", "PRIETO_STEPS", "REFS", "RULES",
+    "STEP_FACTOR", "UNSTATED", "Experiment", "Outcome", "Published", "Row", "agrees", "command", "compare",
+    "departures", "describe", "doshi_reason", "finding", "first_reach", "fmt_field", "fmt_number", "fmt_ours",
+    "fmt_published", "get", "liu_reason", "machine_load", "newest", "phase_row", "reach", "register", "reproduce",
+    "reproduction_sweeps", "required_fields", "setup_diff", "spec_of",
 ]

@@ -1,11 +1,18 @@
-"""Values and the agreement rule: a published number (``Published``), one comparison (``Row``), how
-the tables print them, and when ours agrees with theirs.
+"""Values, setups and the verdict rules: a published number (``Published``), one comparison (``Row``),
+a paper's setup and how the stored configs depart from it (``setup_diff``), how the tables print
+them, and when ours agrees with theirs. ``RULES`` states the rules in words; every table prints them.
+
+Seeds: an arm trains several seeds (``MIN_SEEDS`` in a full version); a step count is their median (the
+upper median for an even count) with the range beside it, a finding the majority of the seeds' outcomes.
 
 Agreement: a step count agrees within a factor of ``STEP_FACTOR`` (one published as "within N" when
-at most N times that factor); an accuracy within ``ACC_TOL``; a
-finding (a phase, "generalizes or not") when equal. A step count not reached within a budget is a
-bound: it disagrees only when the budget already exceeds the published value by that factor, and is
-otherwise undecided (a budget below the published step is consistent with it).
+at most N times that factor); an accuracy within ``ACC_TOL``; a finding (a phase, "generalizes or not")
+when equal. A run that stopped before the published event is a bound, never a "no": a step count not
+reached within a budget disagrees only when the budget already exceeds the published value by that
+factor, and is otherwise undecided; a finding the paper saw within S steps (``Published.by``) is
+decided by runs of at least S steps, and a shorter run that has not shown it reads "undecided (budget
+N)". A run whose every training loss term is exactly zero (``zero_terms`` = 1, Prieto et al.) has zero
+gradients and cannot change any more: its "not reached" is final at any budget.
 """
 
 from __future__ import annotations
@@ -18,6 +25,22 @@ import numpy as np
 
 STEP_FACTOR = 2.0       # step counts within this factor of the published one agree
 ACC_TOL = 0.05          # accuracies within this of the published one agree
+MIN_SEEDS = 3           # seeds per arm in a full version
+
+RULES = (
+    f"Seeds: each arm of a full version trains at least {MIN_SEEDS} seeds; a step count is their median (the upper "
+    "median for an even count), shown with the range, and a finding is the majority of the seeds' outcomes.",
+    f"Agreement: a step count agrees within a factor of {STEP_FACTOR:g} of the published one (below it, for one "
+    f"published as \"≤ N\"), an accuracy within {ACC_TOL:g}, a finding when equal.",
+    "Budgets: a run stopped before the published event is a bound, not a \"no\". \"> N\" means not reached within "
+    f"a budget of N steps and \"≥\" marks a lower bound; such a bound disagrees only when it exceeds the published "
+    f"value by the factor of {STEP_FACTOR:g}. A finding the paper saw within S steps is decided by runs of at least "
+    "S steps; a shorter run that has not shown it reads \"undecided (budget N)\". A run whose every training loss "
+    "term is exactly zero (zero_terms = 1) has zero gradients and can no longer change: its \"no\" is final.",
+    "Departures: each experiment's published setup (architecture, init, optimizer with its betas, eps and decay, "
+    "loss and its dtype, batch, steps, data) is data in its module; the departures listed are every field where "
+    "the stored configs differ from it, computed, plus the differences that are not config fields (stand-ins).",
+)
 
 REFS = "../shared/REFERENCES.md"
 
@@ -30,6 +53,7 @@ class Published:
     source: str
     approx: bool = False          # published as "~value"
     within: bool = False          # published as an upper bound: "within value" (steps)
+    by: int | None = None         # a finding: the step by which the paper saw it (runs this long decide it)
 
 
 @dataclass
@@ -46,11 +70,22 @@ class Row:
     detail: str = ""                   # further measured numbers (shown beside ours)
     why: str = ""                      # where ours differs: what was measured (never a guess)
     label: str | None = None           # the points the row is about, if not all (for their departures)
+    budget: int | None = None          # undecided because the runs stopped at this step
+
+    @property
+    def verdict(self) -> str:
+        """yes / no / "undecided (budget N)" / — (nothing published to compare)."""
+        if self.agree is not None:
+            return "yes" if self.agree else "no"
+        if self.published is not None and self.budget is not None:
+            return f"undecided (budget {self.budget:,})"
+        return "—"
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["published_text"] = fmt_published(self.published, self.kind)
         d["ours_text"] = fmt_ours(self)
+        d["verdict"] = self.verdict
         return d
 
 
@@ -76,6 +111,8 @@ def fmt_published(p: Published | None, kind: str) -> str:
 
 
 def fmt_ours(r: Row) -> str:
+    if r.kind == "finding" and r.ours == "undecided" and r.budget is not None:
+        return f"not within {r.budget:,}"
     return (f"{r.bound} " if r.bound else "") + fmt_number(r.ours, r.kind)
 
 
@@ -118,10 +155,80 @@ def mean_finite(xs: list[float]) -> float | None:
     return float(np.mean(xs)) if xs else None
 
 
+def upper_median(xs: list[float]) -> float:
+    """The median of an odd count, the upper of the two middle values of an even one (a conservative step)."""
+    return sorted(xs)[len(xs) // 2]
+
+
+def spread(xs: list[float | None], kind: str, budget: int | None = None) -> str:
+    """"median M, range a–b of n seeds" (misses, None, shown as "> budget")."""
+    got = [x for x in xs if x is not None]
+    n = len(xs)
+    if n <= 1:
+        return ""
+    hi = f"> {budget:,}" if len(got) < n and budget is not None else (fmt_number(max(got), kind) if got else "—")
+    lo = fmt_number(min(got), kind) if got else hi
+    return f"range {lo} – {hi} over {n} seeds" if lo != hi else f"all {n} seeds {lo}"
+
+
+def seed_verdict(outcomes: list[str], budgets: list[int]) -> tuple[str | None, int | None]:
+    """The majority of per-seed outcomes ("yes", "no", "undecided"): (the finding or None, the budget
+    that left it undecided)."""
+    n = len(outcomes)
+    for v in ("yes", "no"):
+        if outcomes.count(v) * 2 > n:
+            return v, None
+    open_ = [b for o, b in zip(outcomes, budgets) if o == "undecided"]
+    return None, min(open_) if open_ else min(budgets)
+
+
+# ---------------------------------------------------------------------------------------------- setups
+# Fields every published setup states, and the ones its model, optimizer and task add.
+SETUP_FIELDS = ("task", "model", "n_layers", "d_mlp", "act", "bias", "init", "init_scale", "optimizer", "lr",
+                "wd", "warmup", "loss", "loss_dtype", "batch_size", "steps", "grokfast", "orthograd")
+SETUP_BY = {
+    ("model", "transformer"): ("d_model", "n_heads", "layernorm", "tied", "op_token"),
+    ("model", "mlp"): ("input", "tied"),
+    ("input", "embed"): ("d_embed",), ("input", "embed-sum"): ("d_embed",),
+    ("layernorm", True): ("ln_place",),
+    ("optimizer", "adamw"): ("beta1", "beta2", "eps"), ("optimizer", "adam"): ("beta1", "beta2", "eps"),
+    ("optimizer", "sgd"): ("momentum",),
+    ("grokfast", "ema"): ("grokfast_alpha", "grokfast_lamb"), ("grokfast", "ma"): ("grokfast_window", "grokfast_lamb"),
+}
+MODULAR_FIELDS = ("p", "symmetric", "y_nonzero", "operands")
+UNSTATED = "not stated"      # a setup field the paper and its code leave open (ours is then listed beside it)
+
+
+def required_fields(setup: dict) -> tuple[str, ...]:
+    """The fields a complete published setup of this kind must state (``setup`` names its task and model)."""
+    from groklab.tasks import family_of
+
+    need = list(SETUP_FIELDS)
+    for (k, v), extra in SETUP_BY.items():
+        if setup.get(k) == v:
+            need += extra
+    fam = family_of(setup["task"])
+    need += list(MODULAR_FIELDS) if fam.modular else [f for f in fam.params if f not in ("frac", "noise")]
+    need.append("n_train" if "n_train" in setup else "frac")
+    return tuple(dict.fromkeys(need))
+
+
+def setup_diff(paper: dict, configs: list[dict]) -> list[str]:
+    """Every field of the paper's setup where the stored configs hold something else: "field ours (paper
+    theirs)", ours listing each value the configs hold."""
+    found = []
+    for k, theirs in paper.items():
+        ours = sorted({c.get(k) for c in configs}, key=repr)
+        if configs and ours != [theirs]:
+            found.append(f"{k} {', '.join(fmt_field(v) for v in ours)} (paper {fmt_field(theirs)})")
+    return found
+
+
 def majority(xs: list) -> Any:
     """The most common value (the first seen among equals; None for no values)."""
     return Counter(xs).most_common(1)[0][0] if xs else None
 
 
-__all__ = ["ACC_TOL", "REFS", "STEP_FACTOR", "Published", "Row", "agrees", "first_reach", "fmt_field", "fmt_number",
-           "fmt_ours", "fmt_published", "majority", "mean_finite"]
+__all__ = ["ACC_TOL", "MIN_SEEDS", "REFS", "RULES", "SETUP_FIELDS", "STEP_FACTOR", "Published", "Row", "agrees",
+           "first_reach", "fmt_field", "fmt_number", "fmt_ours", "fmt_published", "majority", "mean_finite",
+           "required_fields", "seed_verdict", "setup_diff", "spread", "upper_median", "UNSTATED"]

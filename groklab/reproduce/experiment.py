@@ -9,11 +9,11 @@ a new file is all a new reproduction needs. ``order`` places it in the catalogue
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from groklab.config import Config
 from groklab.errors import ConfigError
-from groklab.reproduce.core import Row, fmt_field
+from groklab.reproduce.core import Row, setup_diff
 from groklab.reproduce.outcome import Outcome
 from groklab.store import Store
 
@@ -33,11 +33,12 @@ class Experiment:
     claim: str                          # the published finding under test
     plan: str                           # the full version: configs and budget, in words
     axes: tuple[str, ...]               # config fields the sweep report lays the points along
-    paper: dict                         # the paper's setup as config fields (departures are measured against it)
+    # label -> the paper's complete setup for that label's points, as config fields (``core.required_fields``);
+    # every departure is computed against it (``departures``); None: nothing published to depart from
+    setup: Callable[[str], dict | None]
     points: Callable[[bool], list[Config]]
     compare: Callable[[Outcome], list[Row]]
-    stand_ins: tuple[str, ...] = ()     # departures that are not config fields
-    paper_by_label: dict = field(default_factory=dict)   # label -> its own paper setup (as ``paper``)
+    stand_ins: tuple[str, ...] = ()     # departures that are not config fields, each naming what the paper did
     after: Callable[[Store, Outcome], None] | None = None
     # extra tables read from the store: [{"title", "header": [str], "rows": [[str]]}] (e.g. a phase diagram)
     tables: Callable[[Outcome], list[dict]] | None = None
@@ -73,20 +74,19 @@ TINY_TRANSFORMER = dict(p=23, d_model=32, n_heads=4, d_mlp=64)    # the smoke ve
 
 
 def departures(exp: Experiment, out: Outcome, label: str | None = None) -> list[str]:
-    """The stored configs' departures from the paper's setup (``Experiment.paper``, and
-    ``paper_by_label`` for ``label`` or, without one, for every label), one phrase each, then the
-    stand-ins that are not config fields."""
-    found = []
-    groups = [(None, exp.paper)] if exp.paper else []
-    groups += [(k, v) for k, v in exp.paper_by_label.items() if label is None or k == label]
-    for who, paper in groups:
-        cfgs = out.configs(who)
-        for k, theirs in paper.items():
-            ours = sorted({c.get(k) for c in cfgs}, key=repr)
-            if cfgs and ours != [theirs]:
-                shown = ", ".join(fmt_field(v) for v in ours)
-                found.append(f"{who + ': ' if who else ''}{k} {shown} (paper {fmt_field(theirs)})")
-    return found + list(exp.stand_ins)
+    """The stored configs' departures from the paper's setup (``core.setup_diff`` against
+    ``exp.setup(label)``), for ``label`` or for every label of the sweep: a departure every label shares
+    once, the others prefixed with their label; then the stand-ins that are not config fields."""
+    labels = [label] if label is not None else list(out.labels)
+    per = {lb: setup_diff(exp.setup(lb) or {}, out.configs(lb)) for lb in labels}
+    shared = [d for d in dict.fromkeys(d for ds in per.values() for d in ds) if all(d in ds for ds in per.values())]
+    own = [f"{lb}: {d}" for lb, ds in per.items() for d in ds if d not in shared] if len(per) > 1 else []
+    return shared + own + list(exp.stand_ins)
 
 
-__all__ = ["EXPERIMENTS", "TINY_TRANSFORMER", "Experiment", "departures", "get", "named", "register"]
+def seeded(exp: str, label: str, cfg: Config, seeds: tuple[int, ...]) -> list[Config]:
+    """``cfg`` named as experiment ``exp``'s point ``label``, once per seed."""
+    return [cfg.replace(name=f"{exp}/{label}", seed=s) for s in seeds]
+
+
+__all__ = ["EXPERIMENTS", "TINY_TRANSFORMER", "Experiment", "departures", "get", "named", "register", "seeded"]

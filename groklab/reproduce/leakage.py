@@ -109,4 +109,4 @@ EXPERIMENT = register(Experiment(
          f"full-batch steps, evaluated every 10) with AdamW lr 3e-3 wd 5, a recipe with a distinct memorization "
          f"phase; {len(LEAK_SEEDS)} seeds as one ensemble; the attack's AUC "
          f"and TPR at 1% FPR over all p² examples at every evaluation",
-    axes=("seed",), paper={}, points=_points, compare=_compare), order=90)
+    axes=("seed",), setup=lambda label: None, points=_points, compare=_compare), order=90)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from groklab.config import Config
 from groklab.errors import ConfigError
+from groklab.reproduce.core import RULES
 from groklab.reproduce.experiment import EXPERIMENTS, Experiment, departures, get
 from groklab.reproduce.outcome import Outcome
 from groklab.store import Store
@@ -51,7 +52,7 @@ def compare(store: Store, sweep_ref: str) -> dict:
 
     Returns {"name", "title", "cite", "claim", "sweep_id", "smoke", "complete", "n_done", "n_points",
     "command", "wall_s", "machine", "created", "load_avg" and "cpus" (at the start), "departures": [str],
-    "rows": [Row.to_dict()]}.
+    "rules": [str] (``core.RULES``: how the rows are judged), "rows": [Row.to_dict()]}.
     """
     out = Outcome(store, sweep_ref)
     spec = out.sweep["spec"]
@@ -67,7 +68,7 @@ def compare(store: Store, sweep_ref: str) -> dict:
             "n_points": len(out.points), "command": spec.get("command", command(exp.name, out.smoke)),
             "wall_s": out.wall_s(), "machine": out.machine(), "created": out.sweep["created"],
             "load_avg": spec.get("load_avg"), "cpus": spec.get("cpus"),
-            "departures": deps, "rows": [r.to_dict() for r in rows],
+            "departures": deps, "rules": list(RULES), "rows": [r.to_dict() for r in rows],
             "tables": exp.tables(out) if exp.tables is not None else []}
 
 

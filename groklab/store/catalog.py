@@ -1,28 +1,33 @@
-"""SQLite catalog of runs, sweeps, per-step metrics, checkpoints and cached analyses."""
+"""SQLite catalog of runs, sweeps, per-step metrics, checkpoints and cached analyses.
+
+Every change to a run's row is mirrored into its folder's run.json, and every evaluation into its
+metrics.jsonl (``groklab.store.records``), so the catalog can be rebuilt from the run folders.
+"""
 
 from __future__ import annotations
 
-import errno
-import hashlib
 import json
-import math
 import os
-import re
 import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from groklab.errors import AmbiguousRefError, StoreError
+from groklab.store import lease as leases
+from groklab.store import records
+from groklab.store.common import RUN_ID, config_hash, default_root, new_id, now, write_error
 from groklab.store.files import read_tensors, write_tensors
+from groklab.store.lease import alive as _alive
+from groklab.store.records import dumps
+from groklab.store.sweeps import SweepTables
 
-RUN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+__all__ = ["RUN_ID", "SCHEMA", "Store", "config_hash", "default_root", "dumps", "new_id", "now", "write_error",
+           "_alive"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -50,92 +55,26 @@ CREATE TABLE IF NOT EXISTS analysis (
 
 
 
-def config_hash(cfg: dict) -> str:
-    """The 16-hex-digit hash of a config dict; ``Config.hash()`` is this of ``Config.to_dict()``."""
-    blob = json.dumps(cfg, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-def default_root() -> Path:
-    return Path(os.environ.get("GROKLAB_HOME") or "groklab-runs")
-
-
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(type(o).__name__)
-
-
-def dumps(obj: Any) -> str:
-    """JSON with NaN/inf as null (the catalog stays valid JSON)."""
-    def clean(v):
-        if isinstance(v, float) and not math.isfinite(v):
-            return None
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [clean(x) for x in v]
-        if isinstance(v, np.generic):
-            return clean(v.item())
-        return v
-    return json.dumps(clean(obj), default=_json_default, separators=(",", ":"))
-
-
-def _alive(pid: int | None) -> bool:
-    """Whether the process that wrote a 'running' row still runs (a zombie counts as gone)."""
-    if not pid:
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except (ProcessLookupError, OverflowError, ValueError):
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{int(pid)}/stat").read_text()
-        return stat[stat.rindex(")") + 2:][:1] != "Z"
-    except (OSError, ValueError):
-        return True
-
-
 def _locked(e: sqlite3.Error) -> bool:
     return "locked" in str(e) or "busy" in str(e)
 
 
-def write_error(root: Path, e: BaseException) -> StoreError:
-    """The one-line error for a write the disk refused (full disk, quota, I/O error, read-only)."""
-    code = getattr(e, "errno", None)
-    text = str(e).lower()
-    if code in (errno.ENOSPC, errno.EDQUOT) or "full" in text:
-        why = "the disk is full"
-    elif code in (errno.EROFS,) or "readonly" in text or "read-only" in text:
-        why = "it is read-only"
-    elif isinstance(e, OSError):
-        why = e.strerror or str(e)
-    else:
-        why = str(e)
-    return StoreError(f"store: cannot write to {root}: {why}; what was written before is intact")
+class Store(SweepTables):
+    """A run store directory. Safe for several processes at once (WAL, busy timeout, retries).
 
+    A catalog that is missing, empty or holds no runs while run folders hold runs is refused with
+    a StoreError naming ``groklab check --repair`` (which opens it with ``repairing=True``), rather
+    than silently started afresh.
+    """
 
-def new_id(prefix: str = "") -> str:
-    return prefix + datetime.now(UTC).strftime("%y%m%d") + "-" + secrets.token_hex(3)
-
-
-class Store:
-    """A run store directory. Safe for several processes at once (WAL, busy timeout, retries)."""
-
-    def __init__(self, root: str | Path | None = None, create: bool = True):
+    def __init__(self, root: str | Path | None = None, create: bool = True, repairing: bool = False):
         raw = str(root) if root is not None else str(default_root())
         if "\x00" in raw:
             raise StoreError("store: path contains a NUL character")
         if not raw.strip():
             raise StoreError("store: empty path; give a directory (--store DIR or GROKLAB_HOME)")
         self.root = Path(raw).expanduser()
+        self.conn: sqlite3.Connection | None = None
         if self.root.exists() and not self.root.is_dir():
             raise StoreError(f"store: {self.root} exists and is not a directory")
         if not self.root.exists():
@@ -148,21 +87,45 @@ class Store:
         self.db_path = self.root / "groklab.db"
         if self.db_path.exists() and not self.db_path.is_file():
             raise StoreError(f"store: {self.db_path} exists and is not a file")
-        if not create and not self.db_path.exists():
+        lost = self._lost_catalog()          # before anything is written
+        if lost and not repairing:
+            raise StoreError(lost)
+        if not create and not self.db_path.exists() and not lost:
             raise StoreError(f"store: no store at {self.root} (train a run first or pass --store DIR)")
+        self._connect()
+        lost = None if repairing else self._lost_catalog()
+        if lost:
+            self.conn.close()
+            raise StoreError(lost)
+
+    def _connect(self) -> None:
         deadline = time.monotonic() + 120.0
         while True:
             try:
                 self._open()
-                break
+                return
             except sqlite3.OperationalError as e:   # another process is creating the catalog right now
                 if not _locked(e) or time.monotonic() > deadline:
                     raise self._db_error(e) from None
-                if getattr(self, "conn", None) is not None:
+                if self.conn is not None:
                     self.conn.close()
                 time.sleep(0.05 + 0.1 * secrets.randbelow(10) / 10)
             except sqlite3.DatabaseError as e:
                 raise self._db_error(e) from None
+
+    def _lost_catalog(self) -> str | None:
+        """Why the catalog looks lost (missing, empty, or no runs while run folders hold runs), or None."""
+        if self.db_path.is_file() and self.db_path.stat().st_size > 0:
+            if self.conn is None or self.conn.execute("SELECT 1 FROM runs LIMIT 1").fetchone() is not None:
+                return None
+            state = "holds no runs"
+        else:
+            state = "is missing" if not self.db_path.exists() else "is empty"
+        n = records.has_run_files(self.root / "runs")
+        if not n:
+            return None
+        return (f"store: the catalog {self.db_path} {state}, but {n} run folder(s) in {self.root / 'runs'} hold "
+                f"runs; rebuild it from them with `groklab check --repair --store {self.root}`")
 
     def _open(self) -> None:
         self.conn = sqlite3.connect(self.db_path, timeout=60.0, isolation_level=None)
@@ -261,28 +224,55 @@ class Store:
 
         check_shapes(params, expected, f"run {run_id}")
 
+    # ------------------------------------------------------------------ leases and records
+    def lease(self, kind: str, key: str, what: str | None = None):
+        """Context manager: hold ``kind``/``key`` (a run's "group", a "sweep") for the body; refused with
+        a StoreError naming the holder's pid while another live process holds it."""
+        return leases.lease(self.root, kind, key, what)
+
+    def lease_holder(self, kind: str, key: str) -> int | None:
+        """The pid that holds the lease (0 if unreadable), or None when no live process holds it."""
+        return leases.holder(self.root, kind, key)
+
+    def _sync_records(self, run_ids: Iterable[str]) -> None:
+        """Rewrite the run.json of each run from its catalog row."""
+        ids = list(run_ids)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            cur = self.conn.execute(f"SELECT * FROM runs WHERE run_id IN ({','.join('?' * len(chunk))})", chunk)
+            cols = [x[0] for x in cur.description]
+            rows = [dict(zip(cols, r)) for r in cur.fetchall()]
+            records.write_run_records([(self.run_dir(row["run_id"]), records.record_of_row(row))
+                                       for row in rows if RUN_ID.match(row["run_id"])])
+
     # ------------------------------------------------------------------ runs
     def create_runs(self, configs: list[dict], *, code_version: str, machine: str,
-                    sweep_id: str | None = None, group_id: str | None = None) -> list[str]:
-        """Insert one row per member (status 'running'); returns their run ids."""
+                    sweep_id: str | None = None, group_id: str | None = None,
+                    hashes: list[str] | None = None) -> list[str]:
+        """Insert one row per member (status 'running') and write each run folder's run.json;
+        returns their run ids. ``hashes``: each config's ``Config.hash()`` (default: the dict's)."""
         group_id = group_id or new_id("g")
         ids = [new_id("r") for _ in configs]
         t = now()
         with self._tx() as c:
             for m, (rid, cfg) in enumerate(zip(ids, configs)):
-                h = config_hash(cfg)
+                h = hashes[m] if hashes else config_hash(cfg)
                 c.execute("INSERT INTO runs (run_id, group_id, member, sweep_id, name, status, task, seed, config_json,"
                           " config_hash, code_version, machine, created, updated, pid) VALUES"
                           " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                           (rid, group_id, m, sweep_id, cfg.get("name"), "running", cfg["task"], cfg["seed"],
                            dumps(cfg), h, code_version, machine, t, t, os.getpid()))
+        self._sync_records(ids)
         return ids
 
     def log_metrics(self, run_ids: list[str], step: int, rows: list[dict], wall_s: float | None = None) -> None:
-        """One evaluation's metrics of each run (one transaction); ``wall_s`` is the time trained so far."""
+        """One evaluation's metrics of each run (one transaction, each run's metrics.jsonl first);
+        ``wall_s`` is the time trained so far."""
         with self._tx() as c:
+            blobs = [dumps(d) for d in rows]
+            records.append_metrics([self.run_dir(r) for r in run_ids], step, blobs, wall_s)
             c.executemany("INSERT OR REPLACE INTO metrics (run_id, step, data_json) VALUES (?,?,?)",
-                          [(r, int(step), dumps(d)) for r, d in zip(run_ids, rows)])
+                          [(r, int(step), b) for r, b in zip(run_ids, blobs)])
             c.executemany("UPDATE runs SET step = ?, updated = ?, wall_s = COALESCE(?, wall_s) WHERE run_id = ?",
                           [(int(step), now(), wall_s, r) for r in run_ids])
 
@@ -312,13 +302,16 @@ class Store:
             c.execute("UPDATE runs SET status = ?, summary_json = ?, wall_s = ?, message = ?, updated = ?, pid = NULL"
                       " WHERE run_id = ?", (status, dumps(summary) if summary is not None else None,
                                             float(wall_s), message, now(), run_id))
+        self._sync_records([run_id])
 
     def set_status(self, run_ids: Iterable[str], status: str, message: str | None = None) -> None:
+        ids = list(run_ids)
         with self._tx() as c:
             c.executemany("UPDATE runs SET status = ?, message = COALESCE(?, message), updated = ?, pid = ?"
                           " WHERE run_id = ?",
                           [(status, message, now(), os.getpid() if status == "running" else None, r)
-                           for r in run_ids])
+                           for r in ids])
+        self._sync_records(ids)
 
     def claim(self, run_ids: list[str], message: str) -> None:
         """Mark stopped runs 'running' by this process, in one transaction: two processes resuming
@@ -330,15 +323,48 @@ class Store:
                     raise StoreError(f"run: {rid} is still running (pid {pid})")
             c.executemany("UPDATE runs SET status = 'running', message = ?, updated = ?, pid = ? WHERE run_id = ?",
                           [(message, now(), os.getpid(), r) for r in run_ids])
+        self._sync_records(run_ids)
 
     def truncate_after(self, run_id: str, step: int) -> None:
-        """Drop metrics, checkpoint rows and files past ``step`` (used when resuming from ``step``)."""
+        """Drop metrics, checkpoint rows and files past ``step`` (used when resuming from ``step``);
+        the run folder's metrics.jsonl is rewritten from the catalog's rows."""
         with self._tx() as c:
             c.execute("DELETE FROM metrics WHERE run_id = ? AND step > ?", (run_id, int(step)))
             c.execute("DELETE FROM checkpoints WHERE run_id = ? AND step > ?", (run_id, int(step)))
             c.execute("DELETE FROM analysis WHERE run_id = ?", (run_id,))
             c.execute("UPDATE runs SET step = ? WHERE run_id = ?", (int(step), run_id))
         self._unlink_steps(run_id, ("ckpt", "state"), lambda s: s > step)
+        rows = self.conn.execute("SELECT step, data_json FROM metrics WHERE run_id = ? ORDER BY step",
+                                 (run_id,)).fetchall()
+        records.rewrite_metrics(self.run_dir(run_id), rows)
+        self._sync_records([run_id])
+
+    def register_run(self, rec: dict, metrics: list[tuple[int, float | None, dict]],
+                     checkpoints: list[tuple[int, str, str | None]], message: str) -> bool:
+        """Re-register a run from its folder (``groklab check --repair``): its row from run.json (a run
+        recorded 'running' becomes 'interrupted' with ``message``), its metrics and its checkpoints as
+        (step, sha256, state sha256 or None). False if the catalog has the run already."""
+        status, msg = (rec["status"], rec.get("message")) if rec["status"] != "running" else ("interrupted", message)
+        step = max([int(rec.get("step") or 0)] + [s for s, _, _ in metrics])
+        wall = max([float(rec.get("wall_s") or 0.0)] + [w for _, w, _ in metrics if w is not None])
+        cfg, rid = rec["config"], rec["run_id"]
+        with self._tx() as c:
+            cur = c.execute(
+                "INSERT OR IGNORE INTO runs (run_id, group_id, member, sweep_id, name, status, task, seed, config_json,"
+                " config_hash, code_version, machine, created, updated, step, wall_s, pid, summary_json, message)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (rid, rec["group_id"], rec["member"], rec.get("sweep_id"), rec.get("name"), status, rec["task"],
+                 rec["seed"], dumps(cfg), rec.get("config_hash") or config_hash(cfg), rec.get("code_version"),
+                 rec.get("machine"), rec["created"], now(), step, wall, None,
+                 dumps(rec["summary"]) if rec.get("summary") is not None else None, msg))
+            if cur.rowcount == 0:
+                return False
+            c.executemany("INSERT OR REPLACE INTO metrics (run_id, step, data_json) VALUES (?,?,?)",
+                          [(rid, s, dumps(m)) for s, _, m in metrics])
+            c.executemany("INSERT OR REPLACE INTO checkpoints (run_id, step, sha256, has_state, state_sha256)"
+                          " VALUES (?,?,?,?,?)", [(rid, s, h, int(sh is not None), sh) for s, h, sh in checkpoints])
+        self._sync_records([rid])
+        return True
 
     # ------------------------------------------------------------------ reading
     def _row(self, r: sqlite3.Row | tuple, cols: list[str]) -> dict:

@@ -53,7 +53,8 @@ def record_result(store: Store, sweep_id: str | None, points: list[int], result:
     the sweep's points done. Returns the members' summaries."""
     from groklab import api
 
-    run_ids = store.create_runs(result["configs"], code_version=result["code_version"], machine=result["machine"],
+    run_ids = store.create_runs(result["configs"], hashes=[from_dict(c).hash() for c in result["configs"]],
+                                code_version=result["code_version"], machine=result["machine"],
                                 sweep_id=sweep_id)
     res = api.fit(Replay(result), store, run_ids, None, wall_before=float(result["wall_s"]))
     if sweep_id is not None:

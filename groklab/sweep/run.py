@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from groklab.errors import ConfigError
 from groklab.store import Store
+from groklab.store.lease import leased
 from groklab.sweep.backends.local import run_local
 from groklab.sweep.backends.ray import check_backend, connect, run_ray
 from groklab.sweep.cost import schedule
@@ -11,6 +13,7 @@ from groklab.sweep.progress import Clock, SweepProgressFn
 from groklab.sweep.record import adopt_finished
 
 
+@leased("sweep")     # held while it runs: a second `--resume` of the sweep meanwhile is refused, naming this pid
 def run_sweep(store: Store, sweep_id: str, *, backend: str = "local", address: str | None = None,
               pack_mode: str = "auto", max_members: int = MAX_MEMBERS,
               progress: SweepProgressFn | None = None) -> dict:
@@ -27,7 +30,11 @@ def run_sweep(store: Store, sweep_id: str, *, backend: str = "local", address: s
     if not todo:
         store.set_sweep_status(sweep_id, "completed")
         return {"trained": 0, "tasks": []}
-    ray = connect(address) if backend == "ray" else None   # fail fast, before measuring or training
+    try:
+        ray = connect(address) if backend == "ray" else None   # fail fast, before measuring or training
+    except ConfigError:
+        store.set_sweep_status(sweep_id, "interrupted")         # not left 'running' by a head that never answered
+        raise
     store.set_sweep_status(sweep_id, "running")
     try:
         packs = schedule(store, sweep_id, pack(todo, max_members), pack_mode)

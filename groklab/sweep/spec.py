@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from groklab.config import FIELDS, coerce, from_dict, read_toml
+from groklab.config import FIELDS, check_name, coerce, from_dict, read_toml
 from groklab.errors import ConfigError
 from groklab.store.catalog import dumps
 from groklab.sweep.axes import MAX_POINTS, axis_values, random_draws, random_spec
@@ -83,8 +83,7 @@ def load_sweep_file(path: str | Path) -> Plan:
         if k not in FILE_KEYS:
             raise ConfigError(f"sweep file: unknown key {k!r} in {p.name}; allowed: {', '.join(FILE_KEYS)}")
     name = data.get("name", p.stem)
-    if not isinstance(name, str) or not name.strip() or len(name) > 200:
-        raise ConfigError(f"name: expected a non-empty string of at most 200 characters, got {name!r}")
+    check_name(name, required=True)      # no control characters (a terminal would act on them)
     preset = data.get("preset")
     if preset is not None and not isinstance(preset, str):
         raise ConfigError(f"preset: expected a preset name, got {preset!r}")

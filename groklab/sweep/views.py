@@ -9,9 +9,11 @@ import numpy as np
 
 from groklab.config import FIELDS
 from groklab.errors import ConfigError
+from groklab.measure.labels import PHASES
+from groklab.measure.summary import refresh_labels
 from groklab.store import Store
 
-PHASE_ORDER = ("comprehension", "grokking", "memorization", "confusion")
+PHASE_ORDER = PHASES        # ties between phases in a cell are broken in this order
 
 
 def axis_fields(spec: dict) -> list[str]:
@@ -20,20 +22,27 @@ def axis_fields(spec: dict) -> list[str]:
 
 
 def sweep_rows(store: Store, sweep_id: str) -> list[dict]:
-    """One row per point: coordinates, seed, status, run id and the run's phase, t_mem, t_gen, delay,
-    final accuracies (None where not done)."""
+    """One row per point: coordinates, seed, status, run id and the run's phase, PAIR class, t_mem, t_gen,
+    delay, final accuracies (None where not done). Labels are the runs' summaries' (``measure.labels``),
+    brought up to today's rules for runs stored by an older groklab."""
     sw = store.get_sweep(sweep_id)
     axes = axis_fields(sw["spec"])
     runs = {r["run_id"]: r for r in store.list_runs(sweep_id=sw["sweep_id"])}
     rows = []
     for p in store.sweep_points(sw["sweep_id"]):
         cfg = p["config"]
-        s = (runs.get(p["run_id"]) or {}).get("summary") or {} if p["status"] == "done" else {}
+        run = runs.get(p["run_id"]) or {}
+        if not run and p["status"] == "done" and p["run_id"]:   # a run trained outside the sweep, linked to it
+            run = store.get_run(p["run_id"])
+        s = {}
+        if p["status"] == "done" and run.get("summary"):
+            s = refresh_labels(run["summary"], run["config"], lambda rid=run["run_id"]: store.metrics(rid))
         fin = s.get("final") or {}
         coords = {k: cfg.get(k) for k in axes}
         rows.append({"point": p["point"], "x": coords.get(axes[0]) if axes else None,
                      "y": coords.get(axes[1]) if len(axes) > 1 else None, "coords": coords, "seed": cfg.get("seed"),
-                     "status": p["status"], "run_id": p["run_id"], "phase": s.get("phase"), "t_mem": s.get("t_mem"),
+                     "status": p["status"], "run_id": p["run_id"], "phase": s.get("phase"),
+                     "pair_class": s.get("pair_class"), "t_mem": s.get("t_mem"),
                      "t_gen": s.get("t_gen"), "delay": s.get("delay"), "train_acc": fin.get("train_acc"),
                      "test_acc": fin.get("test_acc")})
     return rows
@@ -50,10 +59,10 @@ def phase_diagram(store: Store, sweep_id: str, x: str | None = None, y: str | No
     ``x``/``y`` default to the sweep's first two axes. Each cell (x, y) aggregates every done point
     there (seeds, and any other axes): the majority phase (ties broken in the order comprehension,
     grokking, memorization, confusion), the median delay, t_mem and t_gen, the mean final test
-    accuracy, and the run (and report href) of one point with the majority phase. Cells with no done
-    point are left out. Returns {"sweep": {sweep_id, name, created, n_points, n_done}, "x_name",
-    "y_name", "x_values", "y_values", "points": [{x, y, phase, delay, t_mem, t_gen, test_acc, n, run_id,
-    href}]}.
+    accuracy, the most common PAIR class, and the run (and report href) of one point with the majority
+    phase. Labels are the runs' (``measure.labels``, via ``sweep_rows``). Cells with no done point are left
+    out. Returns {"sweep": {sweep_id, name, created, n_points, n_done}, "x_name", "y_name", "x_values",
+    "y_values", "points": [{x, y, phase, pair_class, delay, t_mem, t_gen, test_acc, n, run_id, href}]}.
     """
     sw = store.get_sweep(sweep_id)
     axes = axis_fields(sw["spec"])
@@ -88,7 +97,8 @@ def phase_diagram(store: Store, sweep_id: str, x: str | None = None, y: str | No
         phase = min(counts, key=lambda k: (-counts[k], rank.get(k, len(rank)), str(k)))
         rep = next(r for r in rs if r["phase"] == phase)
         accs = [r["test_acc"] for r in rs if r["test_acc"] is not None]
-        points.append({"x": cx, "y": cy, "phase": phase, "delay": _median([r["delay"] for r in rs]),
+        pair = Counter(r["pair_class"] for r in rs).most_common(1)[0][0]
+        points.append({"x": cx, "y": cy, "phase": phase, "pair_class": pair, "delay": _median([r["delay"] for r in rs]),
                        "t_mem": _median([r["t_mem"] for r in rs]), "t_gen": _median([r["t_gen"] for r in rs]),
                        "test_acc": float(np.mean(accs)) if accs else None, "n": len(rs), "run_id": rep["run_id"],
                        "href": f"../../runs/{rep['run_id']}/report.html" if rep["run_id"] else None})

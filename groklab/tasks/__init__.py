@@ -74,10 +74,14 @@ def _modular_check(c: "TaskConfig") -> None:
     name = modular.canonical(c.task)
     if name in ("x/y", "x/y if y odd else x-y") and not modular.is_prime(c.p):
         raise ConfigError(f"p: task {name} needs a prime modulus, got {c.p}")
+    n = getattr(c, "operands", None)
+    if n is not None and n > c.p:
+        raise ConfigError(f"operands: got {n}; allowed an integer in [2, p = {c.p}]")
 
 
 def _modular_build(c: "TaskConfig") -> Table:
-    return modular.modular_table(c.task, c.p, symmetric=c.symmetric)
+    return modular.modular_table(c.task, c.p, symmetric=c.symmetric, y_nonzero=getattr(c, "y_nonzero", False),
+                                 operands=getattr(c, "operands", None))
 
 
 FAMILIES: list[TaskFamily] = [

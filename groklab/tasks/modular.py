@@ -66,10 +66,13 @@ def canonical(name: str) -> str:
 
 
 def modular_table(op: str, p: int, symmetric: bool = False,
-                  fn: Callable[[int, int], int] | None = None) -> Table:
+                  fn: Callable[[int, int], int] | None = None, y_nonzero: bool = False,
+                  operands: int | None = None) -> Table:
     """All equations a ∘ b = c for a, b in Z_p (b ≠ 0 for division; a ≤ b if symmetric).
 
     ``fn`` supplies a user operator instead of a named one (any callable (x, y) -> int, taken mod p).
+    ``y_nonzero`` drops b = 0 for every operator (Grokfast's x·y data: a in 0..p−1, b in 1..p−1);
+    ``operands`` n keeps a, b < n (Liu et al. 2022's toy: 10 numbers, p = 19, so a + b never wraps).
     """
     if p < 2:
         raise ConfigError(f"p: must be an integer >= 2, got {p}")
@@ -79,10 +82,13 @@ def modular_table(op: str, p: int, symmetric: bool = False,
                           f"(aliases {', '.join(ALIASES)})")
     if name in _EXCLUDES_ZERO_Y and not is_prime(p):
         raise ConfigError(f"p: task {name} needs a prime modulus, got {p}")
-    a, b = np.meshgrid(np.arange(p, dtype=np.int64), np.arange(p, dtype=np.int64), indexing="ij")
+    if operands is not None and not 2 <= operands <= p:
+        raise ConfigError(f"operands: got {operands}; allowed an integer in [2, p = {p}]")
+    n = p if operands is None else operands
+    a, b = np.meshgrid(np.arange(n, dtype=np.int64), np.arange(n, dtype=np.int64), indexing="ij")
     a, b = a.ravel(), b.ravel()
     keep = np.ones_like(a, dtype=bool)
-    if name in _EXCLUDES_ZERO_Y:
+    if name in _EXCLUDES_ZERO_Y or y_nonzero:
         keep &= b != 0
     if symmetric:
         keep &= a <= b
@@ -93,4 +99,5 @@ def modular_table(op: str, p: int, symmetric: bool = False,
         c = OPERATORS[name][0](a, b, p)
     x = np.stack([a, b], axis=1).astype(np.int32)
     return Table(name=name, x=x, y=c.astype(np.int32), n_classes=p, vocab_size=p,
-                 meta={"p": p, "op": name, "symmetric": symmetric, "modular": True})
+                 meta={"p": p, "op": name, "symmetric": symmetric, "modular": True, "y_nonzero": y_nonzero,
+                       "operands": operands})

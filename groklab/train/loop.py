@@ -120,6 +120,35 @@ def _stack_members(cfgs: list[Config], datasets: list[Dataset], model: Model) ->
                       init_scale=np.array([c.init_scale for c in cfgs], np.float32))
 
 
+class DenseCheckpoints:
+    """Checkpoints where the story happens: beside the log grid, a checkpoint at every evaluation
+    where some live member's train loss, test loss or weight norm has moved by more than ``tol``
+    (natural log) since the last checkpoint. Nanda et al.'s progress measures change fastest exactly
+    there, and a log grid alone can jump over the whole of it. Decided from metrics only, so a
+    resumed run (which re-evaluates its checkpoint step first) makes the same decisions."""
+
+    KEYS = ("train_loss", "test_loss", "weight_norm")
+
+    def __init__(self, tol: float):
+        self.tol = tol
+        self.ref: dict[str, np.ndarray] | None = None
+
+    def moved(self, metrics: dict[str, np.ndarray], alive: np.ndarray) -> bool:
+        """Whether this evaluation gets a dense checkpoint; the first one only sets the reference."""
+        logs = {k: np.log(np.maximum(np.abs(metrics[k]), 1e-30)) for k in self.KEYS if k in metrics}
+        if self.ref is None or self.tol <= 0:
+            self.ref = logs
+            return False
+        far = any(bool((np.abs(v - self.ref[k]) > self.tol)[alive].any()) for k, v in logs.items())
+        if far:
+            self.ref = logs
+        return far
+
+    def checkpointed(self, metrics: dict[str, np.ndarray]) -> None:
+        """A grid checkpoint was written here: it is the new reference."""
+        self.ref = {k: np.log(np.maximum(np.abs(metrics[k]), 1e-30)) for k in self.KEYS if k in metrics}
+
+
 EvalFn = Callable[[Evaluation], None]
 # (step, stacked params, stacked optimizer state by name: see groklab.train.state)
 CkptFn = Callable[[int, dict[str, np.ndarray], dict[str, np.ndarray]], None]
@@ -252,6 +281,7 @@ class Trainer:
         step = start
         todo = [s for s in self.schedule if s >= start]
         alive = np.ones(self.E, bool)
+        dense = DenseCheckpoints(self.cfg.ckpt_dense)
         for s in todo:
             if s > step:
                 params, opt_state = self.run_steps(params, opt_state, data, jnp.int32(step), jnp.int32(s - step))
@@ -261,9 +291,12 @@ class Trainer:
             if on_eval is not None and not (s == start and state is not None):
                 on_eval(Evaluation(s, metrics, alive & finite, alive & ~finite))
             alive &= finite
-            if s in self.ckpt_steps and on_checkpoint is not None and not (s == start and state is not None):
+            write = dense.moved(metrics, alive) or s in self.ckpt_steps   # (the first evaluation: reference)
+            if write and on_checkpoint is not None and not (s == start and state is not None):
                 on_checkpoint(s, {k: np.asarray(v) for k, v in jax.device_get(params).items()},
                               opt_names.to_tensors(jax.device_get(opt_state)))
+            if s in self.ckpt_steps:
+                dense.checkpointed(metrics)
             if not alive.any() or (stop is not None and stop()):
                 break
         jax.block_until_ready(params)

@@ -253,6 +253,7 @@
   function phaseBadge(phase) {
     if (!phase) return null;
     const b = h("span", { class: "badge" }, phase);
+    if (VIEW.phase_reason) b.title = VIEW.phase_reason;
     b.style.background = phaseColor(phase) + "26";
     b.style.color = "#1d2330";
     b.style.borderColor = phaseColor(phase);
@@ -642,6 +643,71 @@
     });
   }
 
+  // ------------------------------------------------------------------ circuit test (groklab.analysis.circuit)
+
+  const CIRCUIT = VIEW.circuit || {};
+  const BASIS_NOUN = { additive: "frequency k", multiplicative: "discrete-log frequency", irreps: "irrep",
+    walsh: "Walsh subset", "2d": "2-D frequency (k1,k2)" };
+
+  function circuitSpectrumFigure(fig) {
+    const sp = CIRCUIT.spectrum, vals = sp.fractions, n = vals.length;
+    const more = sp.n_components > n ? ` (strongest ${n} of ${sp.n_components})` : "";
+    figHead(fig, `Held-out logit variance per ${BASIS_NOUN[CIRCUIT.basis] || "component"}${more}, step ${fmt(sp.step)}`,
+      [{ name: "key", color: C.accent, box: true }, { name: "other", color: "#ced4da", box: true }]);
+    const W = figWidth(fig), H = 250, m = { l: 54, r: 16, t: 12, b: 58 };
+    const svg = newSvg(W, H);
+    fig.appendChild(svg);
+    const top = Math.max(...vals.filter(isNum), 1e-12);
+    const sy = scale(0, niceDomain([0, top], false)[1], H - m.b, m.t, false);
+    const sx = scale(0.5, n + 0.5, m.l, W - m.r, false);
+    sx.ticks = () => [];
+    axes(svg, sx, sy, m, W, H, { yLabel: "share", yFmt: fmtPct });
+    const band = (W - m.l - m.r) / n, every = Math.ceil(n / 24);
+    vals.forEach((v, i) => {
+      const y = sy(isNum(v) ? v : 0), key = sp.key[i];
+      const bar = s("rect", { class: "bar", x: m.l + band * i + band * 0.1, width: Math.max(1, band * 0.8), y,
+        height: Math.max(0, H - m.b - y), fill: key ? C.accent : "#ced4da", "data-component": sp.names[i] }, svg);
+      bar.addEventListener("pointermove", (ev) => showTip(ev, `${sp.names[i]}${key ? " (key)" : ""}`,
+        [{ label: "share of held-out logit variance", value: fmtPct(v) }]));
+      bar.addEventListener("pointerleave", hideTip);
+      if (i % every === 0 || (key && n <= 64)) {
+        const x = m.l + band * (i + 0.5);
+        s("text", { x, y: H - m.b + 12, "text-anchor": "end", transform: `rotate(-45 ${x} ${H - m.b + 12})`,
+          style: key ? `fill:${C.accent};font-weight:600;font-size:9px` : "font-size:9px" }, svg, sp.names[i]);
+      }
+    });
+  }
+
+  function circuitWeightsFigure(fig) {
+    const w = CIRCUIT.weights, keys = w.key || [];
+    const what = CIRCUIT.basis === "irreps" ? "irrep" : "discrete-log frequency";
+    lineChart(fig, { title: `Token-weight norm per ${what}`, xLabel: "step", yLabel: "norm",
+      series: w.names.map((name, j) => ({ name, x: w.step, y: w.norms.map((r) => r[j]),
+        color: keys.includes(name) ? PALETTE[keys.indexOf(name) % PALETTE.length] : "#ced4da",
+        width: keys.includes(name) ? 2 : 1 })) });
+  }
+
+  function circuitAblationFigure(fig) {
+    const cu = CIRCUIT.curves, ab = CIRCUIT.ablation || {};
+    lineChart(fig, { title: "Ablations on the held-out set", xLabel: "step", yLabel: "test accuracy",
+      yDomain: [0, 1], yFmt: fmtPct, hlines: isNum(ab.chance) ? [{ y: ab.chance, label: "chance" }] : [],
+      series: [{ name: "model", x: cu.step, y: cu.test_acc, color: C.test },
+        { name: "keep only", x: cu.step, y: cu.keep_acc, color: C.clean },
+        { name: "removed", x: cu.step, y: cu.remove_acc, color: C.auc }] });
+  }
+
+  function ablationLine() {
+    const ab = CIRCUIT.ablation;
+    if (!ab) return null;
+    const names = (CIRCUIT.components || []).map((c) => c.name);
+    const shown = names.slice(0, 12).join(", ") + (names.length > 12 ? ` +${names.length - 12}` : "");
+    return metaLine([["basis", CIRCUIT.basis, true], ["key components", shown || "none"],
+      ["explained", fmtPct(ab.explained)],
+      ["keep only", `acc ${fmtPct(ab.keep.acc)}, loss ${fmt(ab.keep.loss)}`],
+      ["removed", `acc ${fmtPct(ab.remove.acc)}, loss ${fmt(ab.remove.loss)}`],
+      ["chance", fmtPct(ab.chance)], ["circuit", ab.circuit]]);
+  }
+
   // ------------------------------------------------------------------ sweep figures
 
   function safeHref(href) {
@@ -792,7 +858,13 @@
     hd.appendChild(row);
     hd.appendChild(metaLine([["run", run.run_id, true], ["task", run.task, true], ["created", run.created],
       ["code", run.code_version, true], ["machine", run.machine], ["wall time", isNum(run.wall_s) ? fmtDuration(run.wall_s) : null]]));
+    if (S.phase && VIEW.phase_reason) {
+      hd.appendChild(h("p", { class: "meta phase-reason", id: "phase-reason" },
+        `${S.phase}: ${VIEW.phase_reason}` + (S.phase_rule ? ` (phase rule: ${S.phase_rule})` : "")));
+    }
     if (VIEW.verdict) hd.appendChild(h("p", { class: "verdict", id: "verdict" }, VIEW.verdict));
+    const ablation = ablationLine();
+    if (ablation) { ablation.id = "ablation"; hd.appendChild(ablation); }
     const stats = h("div", { class: "stats" });
     stat(stats, "train acc", fmtPct(fin.train_acc), C.train);
     stat(stats, "test acc", fmtPct(fin.test_acc), C.test);
@@ -801,7 +873,10 @@
     stat(stats, "t_mem", fmt(S.t_mem));
     stat(stats, "t_gen", fmt(S.t_gen));
     stat(stats, "delay", fmt(S.delay));
-    if (S.pair_class) stat(stats, "PAIR class", S.pair_class);
+    if (S.pair_class || S.pair_rule) {
+      stat(stats, "PAIR class", S.pair_class || "n/a");
+      if (S.pair_rule) stats.lastChild.title = S.pair_rule;
+    }
     hd.appendChild(stats);
     if (Array.isArray(VIEW.notes) && VIEW.notes.length) {
       const ul = h("ul", { class: "notes", id: "notes" });
@@ -828,8 +903,10 @@
     const nDone = isNum(sw.n_done) ? sw.n_done : pts.length, nAll = isNum(sw.n_points) ? sw.n_points : pts.length;
     hd.appendChild(metaLine([["sweep", sw.sweep_id, true], ["created", sw.created],
       ["axes", `${VIEW.x_name || "x"} \u00d7 ${VIEW.y_name || "y"}`, true], ["runs done", `${nDone} of ${nAll}`]]));
-    const bar = h("div", { class: "progress" }), fill = h("div");
-    fill.style.width = `${nAll ? Math.min(100, (100 * nDone) / nAll) : 0}%`;
+    const pct = nAll ? Math.min(100, (100 * nDone) / nAll) : 0;
+    const bar = h("div", { class: "progress", id: "sweep-progress", role: "progressbar", "aria-valuemin": "0",
+      "aria-valuemax": String(nAll), "aria-valuenow": String(nDone) }), fill = h("div");
+    fill.style.width = `${pct}%`;
     bar.appendChild(fill);
     hd.appendChild(bar);
     const counts = new Map();
@@ -857,6 +934,9 @@
     neurons: neuronsFigure,
     stars: starsFigure,
     parity: parityFigure,
+    "circuit-spectrum": circuitSpectrumFigure,
+    "circuit-weights": circuitWeightsFigure,
+    "circuit-ablation": circuitAblationFigure,
     "phase-diagram": phaseFigure,
     delay: delayFigure,
   };
