@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--evals", type=int, default=10_000)
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--train-steps", type=int, default=1500)
-    ap.add_argument("--rounds", type=int, default=2, help="with/without pairs of trainings (ABBA order)")
+    ap.add_argument("--rounds", type=int, default=2, help="with/without pairs of trainings (ABBA order; 0: none)")
     ap.add_argument("--quick", action="store_true", help="20 runs x 1,000 evaluations, 600 steps, one round")
     ap.add_argument("--poll", type=int, help=argparse.SUPPRESS)      # internal: be the polling client
     args = ap.parse_args(argv)
@@ -237,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
         args.runs, args.evals, args.train_steps, args.rounds, args.repeats = 20, 1000, 600, 1, 3
     print(f"groklab serve benchmark on {os.cpu_count()} cores  [{load()}]")
     bench_endpoints(args.runs, args.evals, args.repeats)
-    bench_slowdown(args.train_steps, args.rounds)
+    if args.rounds > 0:
+        bench_slowdown(args.train_steps, args.rounds)
     return 0
 
 

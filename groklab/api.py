@@ -30,6 +30,7 @@ from groklab.store.catalog import new_id, write_error
 from groklab.store.files import read_tensors
 from groklab.train.budget import preflight
 from groklab.train.ensemble import Evaluation, Stacked
+from groklab.train.subsets import expand_subsets
 
 ProgressFn = Callable[[dict], None]
 FINISHED = ("completed", "diverged")    # run statuses that resume leaves alone
@@ -116,6 +117,7 @@ def fit(trainer, store: Store, run_ids: list[str], progress: ProgressFn | None,
     diverged = dict(diverged or {})
     last_state_step: list[int | None] = [state[0] if state else None]
     at = [state[0] if state else 0]     # the step reached, for messages
+    record = _example_recorder(trainer, store, run_ids, state)   # per-example measures (subsets, canaries)
 
     def live() -> list[int]:
         return [e for e in range(len(run_ids)) if e not in diverged]
@@ -145,6 +147,8 @@ def fit(trainer, store: Store, run_ids: list[str], progress: ProgressFn | None,
             for e in members:
                 store.save_checkpoint(run_ids[e], step, {k: v[e] for k, v in params.items()},
                                       state={k: v[e] for k, v in opt.items()} if opt else None)
+            if record is not None:
+                record(step, params, members)
             if not opt:            # a replayed group carries the optimizer state of its last checkpoint only
                 return
             prev, last_state_step[0] = last_state_step[0], step
@@ -168,11 +172,17 @@ def fit(trainer, store: Store, run_ids: list[str], progress: ProgressFn | None,
               f"internal error at step {at[0]}: {type(err).__name__}: {str(err)[:200]}")
         raise
     wall = wall_before + time.perf_counter() - t0
+    return _finish(trainer, store, run_ids, diverged, wall, last_state_step[0], Stacked(out["params"]))
+
+
+def _finish(trainer, store: Store, run_ids: list[str], diverged: dict[int, str], wall: float,
+            last_state: int | None, stacked: Stacked) -> TrainResult:
+    """Summarize and record every member of a trained group; only the newest optimizer state stays."""
     summaries = []
     try:
-        if last_state_step[0] is not None:     # finished: only the newest optimizer state stays
-            store.drop_state([run_ids[e] for e in live()], keep=last_state_step[0])
-        for e, (rid, cfg) in enumerate(zip(run_ids, cfgs)):
+        if last_state is not None:
+            store.drop_state([r for e, r in enumerate(run_ids) if e not in diverged], keep=last_state)
+        for e, (rid, cfg) in enumerate(zip(run_ids, trainer.cfgs)):
             st, msg = ("diverged", diverged[e]) if e in diverged else ("completed", None)
             s = summarize(cfg, rid, store.metrics(rid), st, wall,
                           extra={"compile_s": round(trainer.compile_s, 3), "members": len(run_ids), "member": e,
@@ -182,7 +192,22 @@ def fit(trainer, store: Store, run_ids: list[str], progress: ProgressFn | None,
         group_id = store.get_run(run_ids[0])["group_id"]
     except OSError as err:
         raise write_error(store.root, err) from None
-    return TrainResult(group_id=group_id, run_ids=run_ids, summaries=summaries, stacked=Stacked(out["params"]))
+    return TrainResult(group_id=group_id, run_ids=run_ids, summaries=summaries, stacked=stacked)
+
+
+def _example_recorder(trainer, store: Store, run_ids: list[str], state):
+    """The per-example recorder of a subset ensemble or a run with canaries (None otherwise), writing
+    into the group's first run folder; a resumed group first drops the steps after its checkpoint."""
+    from groklab.store.examples import group_meta
+    from groklab.train.examples import Recorder
+    from groklab.train.subsets import records_examples
+
+    if not records_examples(trainer.cfg):
+        return None
+    if state is not None:
+        store._unlink_steps(run_ids[0], ("examples",), lambda s: s > state[0])
+    meta = group_meta(run_ids, store.get_run(run_ids[0])["group_id"])
+    return Recorder(trainer, lambda step, t, m: store.save_examples(run_ids[0], step, t, {**meta, **m}))
 
 
 def train(config: Config | dict | list, *, store: str | Path | Store | None = None,
@@ -194,7 +219,7 @@ def train(config: Config | dict | list, *, store: str | Path | Store | None = No
     """
     from groklab.train.loop import Trainer
 
-    cfgs = _as_configs(config)
+    cfgs = expand_subsets(_as_configs(config))   # `subsets = K` in one config: its K members
     preflight(cfgs, warn=sweep_id is None)   # member limit, names, memory estimate: before anything is allocated
     trainer = Trainer(cfgs)           # builds datasets and the model: raises ConfigError before any write
     st = store if isinstance(store, Store) else Store(store)

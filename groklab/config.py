@@ -98,6 +98,18 @@ class Config:
     parity_n: int = _f(30, "task", _ANY_INT, "sparse parity: input bits (range checked by the task)")
     parity_k: int = _f(3, "task", _ANY_INT, "sparse parity: bits whose parity is the label (checked by the task)")
     data_seed: int | None = _f(None, "task", _SEED, "seed of split and noise (none: the seed)", member=True)
+    subsets: int = _f(0, "task", Interval(int, 0, 4096), "subset ensemble of this many members, each trained on a "
+                      "random subset of the training pool (half: each example in half of them; Feldman & Zhang "
+                      "2020, Carlini et al. 2022); 0: off. `groklab train --subsets K` makes the K members",
+                      added=True)
+    subset: int = _f(0, "task", _COUNT, "this member's row of the subset ensemble's inclusion matrix (0..subsets-1)",
+                     member=True, added=True)
+    subset_scheme: str = _f("half", "task", Options(("half", "leave-one-out")),
+                            "subsets: half (each example in exactly half the members, chosen by the data seed) or "
+                            "leave-one-out (subsets = pool size + 1: member i lacks example i, the last has all)",
+                            added=True)
+    canaries: int = _f(0, "task", _COUNT, "canaries (Carlini et al. 2019): training examples whose label is replaced "
+                       "by a random secret, chosen by the data seed; their exposure is measured", added=True)
     # --- model (groklab.models)
     model: str = _f("transformer", "model", Options(("transformer", "mlp")), "the network (groklab.models)")
     n_layers: int = _f(1, "model", _WIDTH, "transformer blocks, or MLP hidden layers")
@@ -305,8 +317,13 @@ def _task_accepts(c: Config) -> None:
     check_task(c)
 
 
+def _subset_in_range(c: Config) -> None:
+    if c.subset >= max(c.subsets, 1):
+        raise reject("subset", c.subset, f"an integer in [0, subsets - 1 = {max(c.subsets - 1, 0)}]")
+
+
 # Rules over several fields, run after every field passed its own declaration.
-CROSS_RULES: tuple[Callable[[Config], None], ...] = (_heads_divide_width, _task_accepts)
+CROSS_RULES: tuple[Callable[[Config], None], ...] = (_heads_divide_width, _subset_in_range, _task_accepts)
 
 
 def validate(c: Config) -> Config:

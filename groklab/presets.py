@@ -46,6 +46,13 @@ PRESETS: dict[str, dict] = {
         "values": {**_NANDA, "task": "perm-compose", "perm_n": 5, "frac": 0.5, "lr": 3e-3, "wd": 1.0, "steps": 2000,
                    "eval_every": 50},
     },
+    "s5-grok": {
+        "cite": "Power et al. 2022 (S5 composition); Gromov 2023's quadratic MLP; Chughtai et al. 2023 (irreps)",
+        "description": "composition in S5 (120 elements), 30% train, quadratic one-hot MLP (N=500), MSE: groks in minutes",
+        "note": "MEASURING",
+        "values": {**_GROMOV, "task": "perm-compose", "perm_n": 5, "frac": 0.3, "wd": 1.0, "steps": 1000,
+                   "eval_every": 10, "ckpt_per_decade": 12},
+    },
     "power2022": {
         "cite": "Power et al. 2022, Grokking: generalization beyond overfitting on small algorithmic datasets",
         "description": "2-layer transformer (width 128, 4 heads) on x/y mod 97, 50% train, batch 512, AdamW wd 1",

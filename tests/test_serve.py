@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import stat
 import time
 from pathlib import Path
@@ -57,6 +58,32 @@ def test_curve_endpoint_returns_only_evaluations_after_since(store, server):
     tail = _json(server, f"/api/runs/{rid}/curve?since=300")
     assert tail["curve"]["step"] == [320, 340, 360, 380, 400] and tail["steps"] == 400
     assert _json(server, f"/api/runs/{rid}/curve?since=400")["curve"]["step"] == []
+
+
+def test_curve_columns_assembled_by_sqlite_match_the_python_reading(store):
+    from groklab.serve import queries
+    from groklab.serve.readonly import open_store
+
+    with open_store(store["root"]) as st:
+        for rid in [*store["seeds"], store["live"], store["evil"]]:
+            for since in (-1, 100, 10**6):
+                fast = json.loads(queries.curve_text(st, rid, since))
+                slow = queries.clean(queries.curve(st, rid, since))
+                assert fast["curve"].keys() == slow["curve"].keys() and fast["curve"]["step"] == slow["curve"]["step"]
+                for k, col in slow["curve"].items():
+                    assert fast["curve"][k] == pytest.approx(col, rel=1e-13), k
+                fast.pop("curve"), slow.pop("curve")
+                assert fast == slow
+
+
+def test_a_metric_row_sqlite_cannot_parse_is_still_served_with_nulls(tmp_path):
+    info = make_store(tmp_path / "nan")
+    with sqlite3.connect(info["root"] / "groklab.db") as c:     # NaN, as no groklab writes it but JSON allows
+        c.execute("INSERT INTO metrics (run_id, step, data_json) VALUES (?, 999, ?)",
+                  (info["live"], '{"train_acc": NaN, "test_acc": 0.5}'))
+    with thread_server(info["root"]) as base:
+        got = _json(base, f"/api/runs/{info['live']}/curve?since=900")
+    assert got["curve"] == {"step": [999], "test_acc": [0.5], "train_acc": [None]}
 
 
 def test_state_fingerprint_changes_when_a_run_logs_an_evaluation(store, server):

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from groklab.analysis.circuit import view as circuit_view
+from groklab.analysis.memorization import report_view as memorization_view
 from groklab.analysis.stored import analyze_run, open_store
 from groklab.config import from_dict
 from groklab.errors import StoreError
@@ -37,6 +38,8 @@ def run_view(store: Store | str | Path | None, run_ref: str) -> dict:
                     **{k: _nan_none(m[k]) for k in metric_names() if k in m and np.any(np.isfinite(m[k]))}},
         "notes": [],
     }
+    if (mem := memorization_view(st, row)) is not None:     # a subset ensemble's atlas (its group's)
+        view["memorization"] = mem
     try:
         a = analyze_run(st, rid)
     except StoreError as e:

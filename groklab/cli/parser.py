@@ -31,6 +31,7 @@ def command_modules() -> list:
         check,
         demo,
         export,
+        memorization,
         presets,
         report,
         reproduce,
@@ -42,7 +43,8 @@ def command_modules() -> list:
         train,
     )
 
-    return [train, runs, show, tasks, presets, demo, analyze, export, report, sweep, bench, reproduce, check, serve]
+    return [train, runs, show, tasks, presets, demo, analyze, export, report, memorization, sweep, bench, reproduce,
+            check, serve]
 
 
 def build_parser() -> Parser:

@@ -40,10 +40,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             base.update(load_toml(args.config))
         base.update(config_overrides(args))
         cfgs = member_configs(base, args)
-        from groklab.train.budget import preflight
-
-        preflight(cfgs)              # api.train checks again; here a run that cannot fit fails before the API loads
-        from groklab import api
+        from groklab import api  # after the flags and files are read: importing JAX takes seconds
 
         with sigterm_interrupts():
             res = api.train(cfgs, store=args.store, progress=TrainProgress(not args.quiet))
@@ -52,7 +49,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     store = Store(args.store)
     export_to_trackers(args, store, res.run_ids)
     if args.json:
-        print_json({"runs": res.summaries})
+        print_json({"group_id": res.group_id, "runs": res.summaries})
     else:
         print(summary_table(res.summaries))
         print(f"store: {safe(store.root)}  (groklab show {res.run_ids[0]} --store {safe(store.root)})")

@@ -21,6 +21,7 @@ from matplotlib.patches import Circle, Patch, Rectangle
 
 from groklab.report.circuit_figures import draw as circuit_draw
 from groklab.report.html import caption, write_atomic
+from groklab.report.memorization_figures import draw as memorization_draw
 from groklab.report.view import check_run_view, check_sweep_view, clean, metric_panels, run_layout, sweep_layout
 
 TRAIN, TEST = "#3b5bdb", "#e8590c"
@@ -369,7 +370,7 @@ def _delay(view: dict, figures: list[str]) -> Figure:
 # Sections drawn from the analysis; every other run section is made of registered metric panels.
 _RUN_DRAW: dict[str, Callable[[dict, list[str]], Figure]] = {
     "progress": _progress, "spectrum": _spectrum, "clock": _clock, "neurons": _neurons, "stars": _stars,
-    "parity": _parity, "circuit": circuit_draw,
+    "parity": _parity, "circuit": circuit_draw, "memorization": memorization_draw,
 }
 _SWEEP_DRAW: dict[str, Callable[[dict, list[str]], Figure]] = {"phase_diagram": _phase_diagram, "delay": _delay}
 

@@ -82,6 +82,14 @@ CAPTIONS: dict[str, tuple[str, str]] = {
         "logit variance (key components highlighted); middle: the token weights' norm per component over "
         "training; right: test accuracy keeping only the key components and with them removed.",
     ),
+    "memorization": (
+        "Memorization atlas",
+        "A subset ensemble: every member trains on a random half of the training pool. mem(i) is the chance a "
+        "model trained on example i gets its label right minus the chance one that never saw it does (Feldman & "
+        "Zhang 2020); drag the slider to watch it over checkpoints. Right: the online likelihood-ratio attack "
+        "(LiRA) against the loss threshold at low false-positive rates (Carlini et al. 2022), and the exposure of "
+        "planted canaries' secret labels in bits (Carlini et al. 2019, \u201cThe Secret Sharer\u201d).",
+    ),
     "leakage": (
         "Privacy leakage",
         "Loss-threshold membership inference (Yeom et al. 2018): the AUC of telling training from "
@@ -150,6 +158,10 @@ def _section_html(section: str, figures: list[str]) -> str:
         extra = ('<div class="slider-row"><label for="spectrum-slider">Checkpoint</label>'
                  '<input type="range" id="spectrum-slider" min="0" max="0" value="0" step="1">'
                  '<output id="spectrum-step" for="spectrum-slider"></output></div>')
+    if section == "memorization" and "mem-heatmap" in figures:
+        extra = ('<div class="slider-row"><label for="mem-slider">Checkpoint</label>'
+                 '<input type="range" id="mem-slider" min="0" max="0" value="0" step="1">'
+                 '<output id="mem-step" for="mem-slider"></output></div>')
     figs = "".join(f'<figure class="figure" data-figure="{name}"></figure>' for name in figures)
     grid = "fig-grid" if len(figures) > 1 else "fig-one"
     return (f'<section class="card" id="sec-{section}" data-section="{section}">'

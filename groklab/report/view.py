@@ -55,6 +55,14 @@ _ANALYSIS_FIGURES: dict[str, tuple[int, list[tuple[str, Callable[[dict], bool]]]
         ("circuit-ablation", lambda v: has_series((v.get("circuit") or {}).get("curves"), "keep_acc", "remove_acc")),
     ]),
     "parity": (80, [("parity", lambda v: _nonempty(v.get("parity"), "weights"))]),
+    # per-example memorization of a subset ensemble (groklab.analysis.memorization)
+    "memorization": (36, [
+        ("mem-heatmap", lambda v: _nonempty((v.get("memorization") or {}).get("heatmap"), "mem")),
+        ("mem-distribution", lambda v: has_series((v.get("memorization") or {}).get("curves"), "mem_q50")),
+        ("mem-top", lambda v: bool((v.get("memorization") or {}).get("top"))),
+        ("mem-roc", lambda v: any(r.get("loss", {}).get("fpr") for r in (v.get("memorization") or {}).get("roc", []))),
+        ("mem-exposure", lambda v: has_series((v.get("memorization") or {}).get("curves"), "exposure_in")),
+    ]),
 }
 
 

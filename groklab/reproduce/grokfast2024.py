@@ -80,6 +80,6 @@ EXPERIMENT = register(Experiment(
     "on x*y mod 97 the EMA and MA filters cut the steps to 95% validation accuracy from 39,890 to 910 and 790",
     plan=f"their setup (y ≠ 0, an operator token, their residual-normalizing 2-block transformer, Adam with L2 decay, "
          f"batch 512), {len(GROKFAST_SEEDS)} seeds per arm: no filter for {GROKFAST_BUDGET['none'][0]:,} steps "
-         f"(twice its published 39,890), EMA and MA for {GROKFAST_BUDGET['ema'][0]:,}; about 7 hours on 2 cores",
+         f"(twice its published 39,890), EMA and MA for {GROKFAST_BUDGET['ema'][0]:,}; 7-15 hours on 2 cores",
     axes=("name",), setup=GROKFAST_SETUPS.get, points=_points, compare=_compare,
     stand_ins=GROKFAST_STAND_INS), order=30)

@@ -78,5 +78,5 @@ EXPERIMENT = register(Experiment(
     "the step at which test loss falls below 0.1 rises steeply as the training fraction falls",
     plan="their 1-layer transformer (a+b mod 113, AdamW lr 1e-3 wd 1, full batch) at training fractions "
          + ", ".join(f"{f:g} ({s:,} steps)" for f, (s, _) in sorted(NANDA_BUDGETS.items()))
-         + f", {len(NANDA_SEEDS)} seeds each (one ensemble per fraction); about 2 hours on 2 cores",
+         + f", {len(NANDA_SEEDS)} seeds each (one ensemble per fraction); about 3 hours on 2 cores",
     axes=("frac",), setup=_setup, points=_points, compare=_compare), order=10)

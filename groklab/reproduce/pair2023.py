@@ -103,6 +103,6 @@ EXPERIMENT = register(Experiment(
     "frequencies; sparse parity generalizes too",
     plan=f"their MLP (500-d tied embedding, a shared bias-free projection to 24 ReLU neurons, pairs a ≤ b, AdamW lr "
          f"1e-3 wd 1) for {PAIR_BUDGET:,} full-batch steps and sparse parity (n = 30, k = 3) for 20,000, "
-         f"{len(PAIR_SEEDS)} seeds each; key frequencies from the checkpoints",
+         f"{len(PAIR_SEEDS)} seeds each; key frequencies from the checkpoints; about an hour on 2 cores",
     axes=("name",), setup=PAIR_SETUPS.get, points=_points, compare=_compare, after=_after,
     stand_ins=PAIR_STAND_INS), order=80)

@@ -130,7 +130,9 @@ def build_routes(root: Path) -> list:
         Route("/api/state", api(lambda rq, st: queries.state(st))),
         Route("/api/runs", api(lambda rq, st: queries.run_rows(st))),
         Route("/api/runs/{run_id}", api(lambda rq, st: queries.run_detail(st, _ref(rq, "run_id")))),
-        Route("/api/runs/{run_id}/curve", api(lambda rq, st: queries.curve(st, _ref(rq, "run_id"), _since(rq)))),
+        Route("/api/runs/{run_id}/curve", with_store(lambda rq, st: Response(
+            queries.curve_text(st, _ref(rq, "run_id"), _since(rq)), media_type="application/json",
+            headers={"cache-control": "no-store"}))),
         Route("/api/sweeps", api(lambda rq, st: queries.sweep_list(st))),
         Route("/api/sweeps/{sweep_id}", api(lambda rq, st: queries.sweep_view(st, _ref(rq, "sweep_id")))),
         Route("/runs/{run_id}/report.html", report(run_report, "run_id")),
@@ -159,7 +161,7 @@ def make_app(root: str | Path, host: str = "127.0.0.1") -> Starlette:
     return Starlette(
         routes=build_routes(root),
         middleware=[Middleware(SecurityHeaders), Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
-                    Middleware(GZipMiddleware, minimum_size=2048)],
+                    Middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)],
         exception_handlers={HTTPException: _http_error, StoreError: _store_error, GroklabError: _store_error,
                             500: _internal},
     )

@@ -54,9 +54,9 @@ def _live_values(c: sqlite3.Connection, run_id: str, threshold: float) -> dict:
     """Latest accuracies and leakage of a run without a summary, and its t_mem / t_gen so far."""
     row = c.execute("SELECT data_json FROM metrics WHERE run_id = ? ORDER BY step DESC LIMIT 1", (run_id,)).fetchone()
     last = json.loads(row[0]) if row else {}
-    first = ("SELECT MIN(step) FROM metrics WHERE run_id = ? AND json_extract(data_json, ?) >= ?")
-    t_mem = c.execute(first, (run_id, "$.train_acc", threshold)).fetchone()[0]
-    t_gen = c.execute(first, (run_id, "$.test_acc", threshold)).fetchone()[0]
+    t_mem, t_gen = c.execute("SELECT MIN(CASE WHEN json_extract(data_json, '$.train_acc') >= ? THEN step END),"
+                             " MIN(CASE WHEN json_extract(data_json, '$.test_acc') >= ? THEN step END)"
+                             " FROM metrics WHERE run_id = ?", (threshold, threshold, run_id)).fetchone()
     return {"train_acc": last.get("train_acc"), "test_acc": last.get("test_acc"), "leak_auc": last.get("mia_auc"),
             "t_mem": t_mem, "t_gen": t_gen, "delay": t_gen - t_mem if t_mem is not None and t_gen is not None
             else None, "live": True}
@@ -102,6 +102,33 @@ def curve(st: ReadOnlyStore, run_id: str, since: int = -1) -> dict:
     cfg = r["config"] or {}
     return {"run_id": r["run_id"], "status": r["status"], "step": r["step"], "steps": cfg.get("steps"),
             "wall_s": r["wall_s"], "complete": len(rows) < MAX_CURVE_POINTS, "curve": cols}
+
+
+def _json_path(key: str) -> str | None:
+    return None if '"' in key or "\\" in key else f'$."{key}"'
+
+
+def curve_text(st: ReadOnlyStore, run_id: str, since: int = -1) -> str:
+    """``curve`` as JSON text, its columns assembled by SQLite (``json_group_array``) rather than parsed
+    into Python and written out again: several times faster on 10,000 evaluations. SQLite writes reals
+    with 15 significant digits (the stored JSON has 17), plenty for a chart. Falls back to ``curve``
+    when a row is not JSON SQLite reads (e.g. NaN written by an old version)."""
+    r = st.get_run(run_id)
+    sub = "SELECT step, data_json FROM metrics WHERE run_id = ? AND step > ? ORDER BY step LIMIT ?"
+    args = (r["run_id"], int(since), MAX_CURVE_POINTS)
+    try:
+        found = st.conn.execute(f"SELECT DISTINCT j.key FROM ({sub}) AS m, json_each(m.data_json) AS j", args)
+        keys = sorted(k for (k,) in found if isinstance(k, str) and _json_path(k))
+        cols = ", ".join(["json_group_array(step)", "COUNT(*)"] + ["json_group_array(json_extract(data_json, ?))"] *
+                         len(keys))
+        row = st.conn.execute(f"SELECT {cols} FROM ({sub})", (*[_json_path(k) for k in keys], *args)).fetchone()
+    except sqlite3.OperationalError:
+        return json.dumps(clean(curve(st, run_id, since)), allow_nan=False, separators=(",", ":"))
+    cfg = r["config"] or {}
+    head = clean({"run_id": r["run_id"], "status": r["status"], "step": r["step"], "steps": cfg.get("steps"),
+                  "wall_s": r["wall_s"], "complete": row[1] < MAX_CURVE_POINTS})
+    columns = [f'"step":{row[0]}'] + [f"{json.dumps(k)}:{v}" for k, v in zip(keys, row[2:])]
+    return json.dumps(head, allow_nan=False, separators=(",", ":"))[:-1] + ',"curve":{' + ",".join(columns) + "}}"
 
 
 def run_detail(st: ReadOnlyStore, run_id: str) -> dict:

@@ -21,6 +21,7 @@ from groklab.errors import AmbiguousRefError, StoreError
 from groklab.store import lease as leases
 from groklab.store import records
 from groklab.store.common import RUN_ID, config_hash, default_root, new_id, now, write_error
+from groklab.store.examples import ExampleFiles
 from groklab.store.files import read_tensors, write_tensors
 from groklab.store.lease import alive as _alive
 from groklab.store.records import dumps
@@ -59,7 +60,7 @@ def _locked(e: sqlite3.Error) -> bool:
     return "locked" in str(e) or "busy" in str(e)
 
 
-class Store(SweepTables):
+class Store(SweepTables, ExampleFiles):
     """A run store directory. Safe for several processes at once (WAL, busy timeout, retries).
 
     A catalog that is missing, empty or holds no runs while run folders hold runs is refused with
@@ -333,7 +334,7 @@ class Store(SweepTables):
             c.execute("DELETE FROM checkpoints WHERE run_id = ? AND step > ?", (run_id, int(step)))
             c.execute("DELETE FROM analysis WHERE run_id = ?", (run_id,))
             c.execute("UPDATE runs SET step = ? WHERE run_id = ?", (int(step), run_id))
-        self._unlink_steps(run_id, ("ckpt", "state"), lambda s: s > step)
+        self._unlink_steps(run_id, ("ckpt", "state", "examples"), lambda s: s > step)
         rows = self.conn.execute("SELECT step, data_json FROM metrics WHERE run_id = ? ORDER BY step",
                                  (run_id,)).fetchall()
         records.rewrite_metrics(self.run_dir(run_id), rows)

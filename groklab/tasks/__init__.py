@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from groklab.errors import ConfigError
-from groklab.tasks import modular
+from groklab.tasks import modular, subsets
 from groklab.tasks.base import Dataset, Table, corrupt_labels, make_dataset, split
 
 __all__ = ["Dataset", "Table", "TaskConfig", "TaskFamily", "FAMILIES", "build_table", "build_dataset", "check_task",
@@ -133,7 +133,8 @@ def build_dataset(c: "TaskConfig", table: Table | None = None) -> Dataset:
     """The config's dataset: its table split by data seed, with its label noise."""
     table = table if table is not None else build_table(c)
     frac = None if c.n_train is not None else c.frac
-    return make_dataset(table, frac, c.split_seed, c.noise, n_train=c.n_train)
+    ds = make_dataset(table, frac, c.split_seed, c.noise, n_train=c.n_train)
+    return subsets.apply(c, ds)     # canaries and a subset ensemble's member subset (groklab.tasks.subsets)
 
 
 def list_tasks() -> list[dict]:

@@ -351,7 +351,7 @@
       rule.setAttribute("x1", sx(step));
       rule.setAttribute("x2", sx(step));
       rule.setAttribute("visibility", "visible");
-      showTip(ev, `step ${fmt(step)}`, rows);
+      showTip(ev, `${o.xName || "step"} ${fmt(step)}`, rows);
     });
     overlay.addEventListener("pointerleave", () => {
       rule.setAttribute("visibility", "hidden");
@@ -708,6 +708,88 @@
       ["chance", fmtPct(ab.chance)], ["circuit", ab.circuit]]);
   }
 
+  // ------------------------------------------------------------------ memorization atlas (groklab.analysis.memorization)
+
+  const MEM = VIEW.memorization || {};
+
+  function memHeatmapFigure(fig) {
+    const hm = MEM.heatmap, side = hm.side, n = hm.step.length;
+    const slider = document.getElementById("mem-slider"), out = document.getElementById("mem-step");
+    function draw(j) {
+      fig.replaceChildren();
+      const flat = hm.mem[j], rows = [];
+      for (let a = 0; a < side; a++) rows.push(flat.slice(a * side, (a + 1) * side));
+      figHead(fig, `mem(i) of every (a, b) at step ${fmt(hm.step[j])}`, [{ name: "held out", color: "#e9ecef", box: true }]);
+      heatmap(fig, {
+        values: rows, domain: [0, 1], cmap: (t) => ramp(VIRIDIS, t), xLabel: "b", yLabel: "a", cLabel: "mem",
+        tooltip: (a, b, v) => ({ head: `a = ${a}, b = ${b}`, rows: [{ label: "mem", value: isNum(v) ? fmt(v) : "held out" }] }),
+      });
+      if (out) out.textContent = `step ${fmt(hm.step[j])} (${j + 1} of ${n})`;
+    }
+    if (slider) {
+      slider.max = String(n - 1);
+      slider.value = String(n - 1);
+      slider.addEventListener("input", () => draw(Number(slider.value)));
+    }
+    draw(n - 1);
+  }
+
+  function memDistributionFigure(fig) {
+    const c = MEM.curves;
+    lineChart(fig, { title: "Memorization scores over training", xLabel: "step", yLabel: "mem", markers: runMarkers(),
+      series: [{ name: "median", x: c.step, y: c.mem_q50, color: C.norm },
+        { name: "10 %", x: c.step, y: c.mem_q10, color: C.muted, dash: true, width: 1 },
+        { name: "90 %", x: c.step, y: c.mem_q90, color: C.muted, dash: true, width: 1 },
+        { name: "noisy labels", x: c.step, y: c.mem_corrupted, color: C.memorized },
+        { name: "clean", x: c.step, y: c.mem_clean, color: C.clean },
+        { name: "canaries", x: c.step, y: c.mem_canary, color: C.tpr }] });
+  }
+
+  function memTopFigure(fig) {
+    const top = MEM.top.slice(0, 15);
+    figHead(fig, `Most memorized of ${fmt(MEM.n_pool)} training examples (step ${fmt(MEM.step)})`, [
+      { name: "noisy label", color: C.memorized, box: true }, { name: "canary", color: C.tpr, box: true },
+      { name: "clean", color: C.clean, box: true }]);
+    const W = figWidth(fig), row = 16, m = { l: 150, r: 16, t: 6, b: 34 }, H = m.t + row * top.length + m.b;
+    const svg = newSvg(W, H);
+    fig.appendChild(svg);
+    const sx = scale(0, 1, m.l, W - m.r, false), sy = scale(0, 1, H - m.b, m.t, false);
+    sy.ticks = () => [];
+    axes(svg, sx, sy, m, W, H, { xLabel: "mem = P(correct | in) \u2212 P(correct | out)" });
+    top.forEach((e, i) => {
+      const y = m.t + row * i, color = e.canary ? C.tpr : e.corrupted ? C.memorized : C.clean;
+      const name = `${e.x ? e.x.join(" \u2218 ") : `row ${e.row}`} \u2192 ${e.label} (true ${e.true_label})`;
+      s("text", { x: m.l - 6, y: y + row / 2 + 3.5, "text-anchor": "end", style: "font-size:10px" }, svg, name);
+      const bar = s("rect", { class: "bar", x: m.l, y: y + 2, height: row - 4, width: Math.max(1, sx(Math.max(0, e.mem)) - m.l),
+        fill: color }, svg);
+      bar.addEventListener("pointermove", (ev) => showTip(ev, name, [{ label: "mem", value: fmt(e.mem) },
+        { label: "P(correct | in)", value: fmt(e.p_in) }, { label: "P(correct | out)", value: fmt(e.p_out) }]
+        .concat(isNum(e.exposure) ? [{ label: "exposure (bits)", value: fmt(e.exposure) }] : [])));
+      bar.addEventListener("pointerleave", hideTip);
+    });
+  }
+
+  function memRocFigure(fig) {
+    const series = [];
+    MEM.roc.forEach((r, k) => {
+      const color = PALETTE[k % PALETTE.length];
+      if (r.lira) series.push({ name: `LiRA @ ${fmt(r.step)}`, x: r.lira.fpr, y: r.lira.tpr, color });
+      series.push({ name: `loss @ ${fmt(r.step)}`, x: r.loss.fpr, y: r.loss.tpr, color, dash: true, width: 1.2 });
+    });
+    const diag = MEM.roc[0].loss.fpr;
+    series.push({ name: "chance", x: diag, y: diag, color: "#ced4da", width: 1 });
+    lineChart(fig, { title: "Membership inference ROC (log-log)", xLabel: "false-positive rate", xName: "FPR",
+      yLabel: "true-positive rate", logY: true, series });
+  }
+
+  function memExposureFigure(fig) {
+    const c = MEM.curves, top = (MEM.summary || {}).max_exposure;
+    lineChart(fig, { title: "Canary exposure", xLabel: "step", yLabel: "exposure (bits)", markers: runMarkers(),
+      hlines: isNum(top) ? [{ y: top, label: "log\u2082 C" }] : [],
+      series: [{ name: "trained on", x: c.step, y: c.exposure_in, color: C.tpr },
+        { name: "not trained on", x: c.step, y: c.exposure_out, color: C.muted, dash: true }] });
+  }
+
   // ------------------------------------------------------------------ sweep figures
 
   function safeHref(href) {
@@ -937,6 +1019,11 @@
     "circuit-spectrum": circuitSpectrumFigure,
     "circuit-weights": circuitWeightsFigure,
     "circuit-ablation": circuitAblationFigure,
+    "mem-heatmap": memHeatmapFigure,
+    "mem-distribution": memDistributionFigure,
+    "mem-top": memTopFigure,
+    "mem-roc": memRocFigure,
+    "mem-exposure": memExposureFigure,
     "phase-diagram": phaseFigure,
     delay: delayFigure,
   };
