@@ -84,6 +84,9 @@ class Plan:
     # (d'): the first step model timed again in a child process started with XLA's own CPU defaults
     # (GROKLAB_XLA_DEFAULTS=0), against this process (groklab's XLA_FLAGS)
     xla_compare: bool = True
+    # (f) the memorization atlas (atlas_bench.py): (members, preset, overrides) of a subset ensemble with every
+    # per-example measure, against that many runs one at a time; None: not measured (hours on a 2-core CPU)
+    atlas: tuple[int, str, dict] | None = None
     quick: bool = False
 
     @classmethod
@@ -393,6 +396,10 @@ def run(plan: Plan, out_dir: Path | None = None) -> dict:
             r["ceiling_frac"] = r["gflops"] / again["best"]
     ensemble_bounds(res["ensemble"], res["ceiling"]["best"])
     res["time_to_99"] = time_to_99(plan)
+    if plan.atlas is not None:
+        from benchmarks.atlas_bench import atlas_speed
+
+        res["atlas"] = atlas_speed(*plan.atlas)
     res["targets"] = targets(res)
     res["machine"]["load_after"] = list(os.getloadavg())
     res["bench_s"] = time.perf_counter() - t0
@@ -462,6 +469,10 @@ def tables(res: dict) -> list[tuple[str, list[str], list[list[str]]]]:
                  f"cold {_f(t.get('ratio_cold'), '.1f')}, warm {_f(t.get('ratio_warm'), '.1f')}"])
     out.append(("(e) time to 99% test accuracy, seconds",
                 ["preset", "cache", "steps", "compile", "train", "setup", "total"], rows))
+    if res.get("atlas"):
+        from benchmarks.atlas_bench import table
+
+        out.append(table(res["atlas"]))
     out.append(("targets", ["ratio", "measured", "target", "met", "most this machine allows"],
                 [[r["what"], _f(r["value"], ".2f"), f"≥ {r['target']:g}",
                   "—" if r["met"] is None else ("yes" if r["met"] else "no"),

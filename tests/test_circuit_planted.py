@@ -16,7 +16,6 @@ from groklab.models import build
 from groklab.tasks import build_dataset
 from groklab.tasks.groups import permutations
 
-
 NOISE_NEURONS = 16
 
 

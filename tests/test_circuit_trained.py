@@ -21,7 +21,7 @@ RECIPES = {   # name -> (preset, overrides, basis)
     "x-y": ("gromov2023", dict(task="x-y", steps=150, eval_every=5, ckpt_per_decade=12), "additive"),
     "S4": ("gromov2023", dict(task="perm-compose", perm_n=4, frac=0.6, wd=5.0, steps=200, eval_every=5,
                               ckpt_per_decade=12), "irreps"),
-    "parity": ("pair2023-parity", dict(lr=3e-3, wd=1.0, steps=2000, eval_every=25, ckpt_per_decade=8), "walsh"),
+    "parity": ("pair2023-parity", dict(lr=3e-3, wd=1.0, steps=2500, eval_every=25, ckpt_per_decade=8), "walsh"),
 }
 
 

@@ -20,10 +20,10 @@ from groklab.store import Store
 NAMES = list(rp.EXPERIMENTS)
 
 
-def test_list_names_all_nine_experiments(capsys):
+def test_list_names_all_ten_experiments(capsys):
     assert main(["reproduce", "--list"]) == 0
     text = capsys.readouterr().out
-    assert len(NAMES) == 9
+    assert len(NAMES) == 10
     for name in NAMES:
         assert name in text
     assert main(["reproduce", "--list", "--json"]) == 0

@@ -224,6 +224,23 @@ def _own_addresses() -> list[str]:
         return []
 
 
+def test_the_listening_socket_is_tcp_so_its_connections_get_tcp_nodelay():
+    from groklab.serve.server import bind
+
+    sock = bind("127.0.0.1", 0)      # asyncio sets TCP_NODELAY only on connections of a socket with this proto
+    try:
+        assert sock.proto == socket.IPPROTO_TCP and sock.getsockname()[0] == "127.0.0.1"
+    finally:
+        sock.close()
+
+
+def test_serve_refuses_a_port_out_of_range(tmp_path, capsys):
+    from groklab.cli import main
+
+    assert main(["serve", "--store", str(tmp_path), "--port", "70000"]) == 2
+    assert "--port 70000 is not a port" in capsys.readouterr().err
+
+
 def test_serve_refuses_a_store_that_does_not_exist(tmp_path, capsys):
     from groklab.cli import main
 

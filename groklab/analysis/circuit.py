@@ -11,7 +11,7 @@ The basis is chosen from what the labels are, never from the task's name (``choo
 - bit strings labelled by a parity: Walsh subsets ("walsh").
 
 At each checkpoint ``groklab.interp.circuit`` finds the key components in the logits on the input
-table, the share of held-out logit variance they explain, and the keep-only and remove ablations on
+table, the share of the logit variance they explain, and the keep-only and remove ablations on
 the held-out rows, with a label (generalizing circuit / memorizing / …); restricted and excluded
 loss use the components found at the reference checkpoint (as Nanda et al.'s progress measures use
 its key frequencies). Weight pictures: the norm of the token weights per component over checkpoints
@@ -143,8 +143,8 @@ class CircuitProgress:
         dims = self.basis.dims
         out["components"] = [{"name": n, "dim": int(dims[c]), "fraction": f}
                              for n, c, f in zip(t.names, t.components, t.fractions)]
-        out["ablation"] = {"step": int(prog["step"][ri]), "circuit": prog["circuit"][ri], "fit": "held-out",
-                           **{k: v for k, v in t.as_dict().items() if k != "components"}}
+        out["ablation"] = {"step": int(prog["step"][ri]), "circuit": prog["circuit"][ri], "fit": "table",
+                           "scored": "held-out", **{k: v for k, v in t.as_dict().items() if k != "components"}}
         out["basis_spectrum"] = self._spectrum(t)
         if self.weights:
             names = list(self.basis.names[1:]) if self.basis.kind == "multiplicative" else list(self.basis.names)
@@ -157,11 +157,11 @@ class CircuitProgress:
         return circuit_sentence(self.reference, self.ref_train_acc)
 
     def _spectrum(self, t) -> dict:
-        """Share of held-out logit variance per component at the reference checkpoint: every component,
+        """Share of the table's logit variance per component at the reference checkpoint: every component,
         or the SPECTRUM_MAX strongest (key components first) when there are more."""
         from groklab.interp.circuit import component_power
 
-        power, total = component_power(self.basis, self._ref_rows, self.test_idx)
+        power, total = component_power(self.basis, self._ref_rows, np.arange(self.basis.n_rows))
         share = power / total if total > 0 else np.zeros_like(power)
         idx = np.arange(share.size)
         if share.size > SPECTRUM_MAX:
@@ -224,7 +224,8 @@ def finish(out: dict, cp: CircuitProgress | None, notes: list, na: dict) -> None
     if out["basis"] == "multiplicative":
         from groklab.interp.multiplicative import primitive_root
 
-        notes.append(f"multiplicative characters over the discrete log to the primitive root {primitive_root(cp.basis.B.shape[1])} "
+        g = primitive_root(cp.basis.B.shape[1])
+        notes.append(f"multiplicative characters over the discrete log to the primitive root {g} "
                      "(the smallest); 0 has its own component, 'zero'")
     if out["basis"] == "2d" and len(cp.reference.components) >= 256:
         notes.append("256 2-D frequencies are key, the most tested: the model spreads over many of them")

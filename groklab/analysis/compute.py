@@ -194,8 +194,9 @@ def analyze_checkpoints(cfg: Config, checkpoints: Iterable[Checkpoint], metrics:
     if sub.family == "modular":
         _modular_sections(out, sub, pr, ref, na, notes)
     else:
-        why = sub.why or (f"task {cfg.task} is a sparse parity, not modular arithmetic over Z_p" if sub.family == "parity"
-                          else f"task {cfg.task} composes elements of S_n, not of Z_p (its basis is S_n's irreps)")
+        why = sub.why or (f"task {cfg.task} is a sparse parity, not modular arithmetic over Z_p"
+                          if sub.family == "parity" else
+                          f"task {cfg.task} composes elements of S_n, not of Z_p (its basis is S_n's irreps)")
         na.update({m: why for m in _NOT_MODULAR if m not in prog or not any(v is not None for v in prog[m])})
     if sub.family == "parity":
         parity_section(out, sub.model.bit_weights(ref_params), sub.ds, prog["test_acc"][-1], na)

@@ -8,7 +8,6 @@ is the run report's "memorization" section (``groklab.report``).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -254,17 +253,3 @@ def report_view(st: Store, row: dict, slider_steps: int = 12) -> dict | None:
     view["roc"] = rocs
     return view
 
-
-def to_json(obj) -> str:
-    """The atlas as JSON: NaN and infinities become null."""
-    def clean(v):
-        if isinstance(v, float):
-            return v if np.isfinite(v) else None
-        if isinstance(v, dict):
-            return {str(k): clean(x) for k, x in v.items() if not str(k).startswith("_")}
-        if isinstance(v, (list, tuple)):
-            return [clean(x) for x in v]
-        if isinstance(v, np.generic):
-            return clean(v.item())
-        return v
-    return json.dumps(clean(obj), indent=2)

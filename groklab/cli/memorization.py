@@ -23,8 +23,9 @@ def _example(e: dict) -> str:
 
 def _print(a: dict, top: int) -> None:
     s = a["summary"]
-    print(f"group {safe(a['group_id'])}  {a['members']} members ({a['alive']} alive), {a['scheme']} subsets of "
-          f"{a['n_pool']} pool examples, {a['n_test']} held out; step {a['step']} of {len(a['steps'])} recorded")
+    how = f"{a['scheme']} subsets of" if a["subsets"] else "all trained on"
+    print(f"group {safe(a['group_id'])}  {a['members']} members ({a['alive']} alive), {how} {a['n_pool']} pool "
+          f"examples, {a['n_test']} held out; step {a['step']} of {len(a['steps'])} recorded")
     print(f"  mem: corrupted {fmt(s['mem_corrupted'])}  clean {fmt(s['mem_clean'])}  "
           f"AUC corrupted vs clean {fmt(s['mem_auc_corrupted'])}  test acc {fmt(s['test_acc'])}")
     print(f"  LiRA (online):  {_attack(s['lira'])}")
@@ -45,8 +46,11 @@ def _print(a: dict, top: int) -> None:
 
 def cmd_memorization(args: argparse.Namespace) -> int:
     from groklab.analysis.memorization import atlas
+    from groklab.errors import ConfigError
     from groklab.store import Store
 
+    if args.top < 0:
+        raise ConfigError(f"top: got {args.top}; allowed an integer >= 0")
     a = atlas(Store(args.store, create=False), args.ref, step=args.step)
     if args.json:
         print_json(a)

@@ -3,24 +3,26 @@
 Given a basis of functions of the inputs grouped into components (``groklab.interp.bases``,
 ``fourier2d``, ``walsh``) and a model's logits z [N, C] on every row of the input table:
 
-- power: each component's share of the logit variance on the held-out rows, after removing each
-  row's mean over the classes (softmax ignores it) and each class's mean over the rows (the bias);
+- power: each component's share of the logit variance, after removing each row's mean over the
+  classes (softmax ignores it) and each class's mean over the rows (the bias);
 - key components: those whose power per function stands out of what unstructured logits would put
   on one function (the total variance over the number of rows) by more than such noise would
   reach among that many functions (a χ² tail of 1 %, at least ``MIN_RATIO``), and that hold at least
   ``REL_MAX`` of the strongest component's power per function (a tenth of its amplitude). They are
-  read on the held-out rows (a memorized training set would put its labels on every function of the
-  answer), except for the 2-D characters, read on the whole table where they are orthogonal (a
-  memorized table spreads evenly over them; on a random half the periodogram leaks);
-- the ablations, on the held-out rows: the logits are projected by least squares onto the span of
-  the constant and the key components' functions ("keep only") or have that projection's key part
-  subtracted ("remove"), and scored against the true labels. The projection is fit on the held-out
-  rows themselves, so no training label reaches a held-out prediction through it (fit over the
-  training rows too, a memorizing model's fitted labels would leak into the held-out rows along
-  the key functions, which are functions of the answer);
-- restricted and excluded loss (Nanda et al. 2023) in the same basis: the projection fit over every
-  row; cross-entropy of the kept logits over every row (true labels) and of the removed logits on
-  the training rows (the labels trained on).
+  read on the held-out rows (a memorized training set puts its labels on every function of the
+  answer, so on the whole table every label component of a memorizing model would stand out),
+  except for the 2-D characters, read on the whole table where they are orthogonal (a memorized
+  table spreads evenly over them; on a random half their periodogram leaks);
+- the ablations: the logits over the whole input table are projected by least squares onto the span
+  of the constant and the key components' functions ("keep only") or have that projection's key part
+  subtracted ("remove"), and scored on the held-out rows against the true labels; ``explained`` and
+  each component's fraction are shares of the whole table's logit variance. Caveat: the label bases'
+  functions are functions of the answer, so a projection fit over the training rows carries their
+  (possibly memorized) labels to every input with the same answer: keep-only accuracy can exceed the
+  model's own before it generalizes, which is why the verdict also asks the model to generalize;
+- restricted and excluded loss (Nanda et al. 2023) in the same basis and projection: cross-entropy
+  of the kept logits over every row (true labels) and of the removed logits on the training rows
+  (the labels trained on).
 
 The verdict (``circuit_label``): "generalizing circuit" only when the model generalizes (test
 accuracy ≥ ``GENERALIZING_ACC``), key components exist, keeping only them loses at most
@@ -51,7 +53,8 @@ MAX_KEY = 256              # key components kept at most (the strongest)
 
 LABELS = ("generalizing circuit", "generalizing without this circuit", "memorizing", "not fitting")
 # basis kind -> (what its components are called, adjective of its circuit)
-KINDS = {"additive": ("frequencies", "Fourier"), "multiplicative": ("discrete-log components", "multiplicative-character"),
+KINDS = {"additive": ("frequencies", "Fourier"),
+         "multiplicative": ("discrete-log components", "multiplicative-character"),
          "irreps": ("irreps", "irrep"), "walsh": ("Walsh subsets", "Walsh"), "2d": ("2-D frequencies", "2-D Fourier")}
 
 
@@ -62,7 +65,7 @@ class CircuitTest:
     kind: str
     components: tuple[int, ...]     # key components, strongest first
     names: tuple[str, ...]
-    fractions: tuple[float, ...]    # each key component's share of the held-out logit variance
+    fractions: tuple[float, ...]    # each key component's share of the logit variance over the table
     explained: float                # share of the key components together (least squares)
     model_acc: float
     model_loss: float
@@ -178,21 +181,22 @@ def _acc(z: np.ndarray, y: np.ndarray) -> float:
 
 
 def circuit_test(basis, z: np.ndarray, labels: np.ndarray, test_idx: np.ndarray, comps=None) -> CircuitTest:
-    """The circuit test on the held-out rows test_idx (module doc); comps: the key components (found
-    in the held-out logits when None). z [N, C] logits on every row, labels [N] the true classes."""
+    """The circuit test scored on the held-out rows test_idx (module doc); comps: the key components
+    (found when None). z [N, C] logits on every row of the table, labels [N] the true classes."""
     z = np.asarray(z, np.float64)
     y = np.asarray(labels, np.int64)
     test_idx = np.asarray(test_idx, np.int64)
     if z.ndim != 2 or z.shape[0] != basis.n_rows or y.shape != (basis.n_rows,) or test_idx.size == 0:
         raise ConfigError(f"need logits [{basis.n_rows}, C], labels [{basis.n_rows}] and held-out rows")
-    power, total = component_power(basis, z, test_idx)
+    rows = np.arange(basis.n_rows)
+    power, total = component_power(basis, z, rows)
     if comps is None:
         sel, sel_total, sel_rows = selection_power(basis, z, test_idx)
         comps = key_components(sel, basis.dims, z.shape[1], sel_total, sel_rows)
     comps = np.asarray(comps, np.int64)
-    keep, removed = ablate(basis, z, comps, test_idx, test_idx)
-    mean = (z[test_idx] - z[test_idx].mean(axis=1, keepdims=True)).mean(axis=0)
-    explained = float(np.sum((keep - mean) ** 2) / total) if total > 0 else 0.0
+    keep_all, removed_all = ablate(basis, z, comps, rows, rows)
+    explained = float(np.sum((keep_all - keep_all.mean(axis=0)) ** 2) / total) if total > 0 else 0.0
+    keep, removed = keep_all[test_idx], removed_all[test_idx]
     yt = y[test_idx]
     shares = np.bincount(yt, minlength=z.shape[1]) / yt.size
     names = basis.names
@@ -232,7 +236,7 @@ def circuit_sentence(t: CircuitTest, train_acc: float) -> str:
     what, adj = KINDS.get(t.kind, ("components", t.kind))
     label = circuit_label(t, train_acc)
     names = ", ".join(t.names[:12]) + (f" and {len(t.names) - 12} more" if len(t.names) > 12 else "")
-    found = (f"{what} {names} explain {_pct(t.explained)} of the held-out logit variance" if t.components
+    found = (f"{what} {names} explain {_pct(t.explained)} of the logit variance over the input table" if t.components
              else f"no {what} stand out of the held-out logits")
     tests = (f"keeping only them: test accuracy {_pct(t.keep_acc)} (loss {t.keep_loss:.3g}); removing them: "
              f"{_pct(t.remove_acc)} (loss {t.remove_loss:.3g}; chance {_pct(t.chance)})" if t.components else
@@ -249,5 +253,6 @@ def circuit_sentence(t: CircuitTest, train_acc: float) -> str:
 
 
 __all__ = ["FIT_ACC", "GENERALIZING_ACC", "KEEP_ACC_SLACK", "KEEP_LOSS_SLACK", "KINDS", "LABELS", "MAX_KEY",
-           "MIN_RATIO", "REL_MAX", "CircuitTest", "ablate", "chance_bound", "circuit_label", "circuit_sentence", "circuit_test",
+           "MIN_RATIO", "REL_MAX", "CircuitTest", "ablate", "chance_bound", "circuit_label", "circuit_sentence",
+           "circuit_test",
            "component_power", "key_components", "noise_ratio", "restricted_excluded", "selection_power"]

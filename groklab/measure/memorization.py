@@ -25,6 +25,8 @@ members to use (members whose loss turned non-finite are left out).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from groklab.measure.leakage import mia_auc, tpr_at_fpr
@@ -115,7 +117,8 @@ def lira_scores(inc: np.ndarray, phi: np.ndarray, alive: np.ndarray | None = Non
     mu_out, var_out, n_out = _loo_stats(m_out, phi)
     ok = (n_in >= 2) & (n_out >= 2)
     if n_in[ok].min(initial=0) < per_example_min or n_out[ok].min(initial=0) < per_example_min:
-        with np.errstate(invalid="ignore"):     # pooled over examples, per target
+        with warnings.catch_warnings():         # pooled over examples, per target (a target with none: NaN)
+            warnings.simplefilter("ignore", RuntimeWarning)
             var_in = np.broadcast_to(np.nanmean(np.where(ok, var_in, np.nan), 1, keepdims=True), var_in.shape)
             var_out = np.broadcast_to(np.nanmean(np.where(ok, var_out, np.nan), 1, keepdims=True), var_out.shape)
     floor = 1e-12

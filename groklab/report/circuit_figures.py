@@ -28,8 +28,9 @@ def _spectrum(ax, c: dict) -> None:
     every = max(1, -(-share.size // 24))
     ticks = sorted(set(range(0, share.size, every)) | {i for i, k in enumerate(key) if k and share.size <= 64})
     ax.set_xticks(ticks, [sp["names"][i] for i in ticks], rotation=90 if share.size > 12 else 0, fontsize=6.5)
-    more = f" (strongest {share.size} of {sp['n_components']})" if sp.get("n_components", share.size) > share.size else ""
-    ax.set(ylabel="share of held-out logit variance", xlabel=NOUNS.get(c["basis"], "component") + more,
+    n_all = sp.get("n_components", share.size)
+    more = f" (strongest {share.size} of {n_all})" if n_all > share.size else ""
+    ax.set(ylabel="share of logit variance", xlabel=NOUNS.get(c["basis"], "component") + more,
            title=f"Logits per component at step {sp.get('step')}")
     ax.grid(axis="x", visible=False)
 

@@ -78,9 +78,9 @@ CAPTIONS: dict[str, tuple[str, str]] = {
         "Circuit test in the task's basis",
         "The basis follows the task's structure: Z_p characters for a \u00b1 b, multiplicative characters over "
         "the discrete log for a\u00b7b and a/b, irreducible representations for S_n (Chughtai et al. 2023), Walsh "
-        "subsets for parity, 2-D characters of (x, y) otherwise. Left: each component's share of the held-out "
-        "logit variance (key components highlighted); middle: the token weights' norm per component over "
-        "training; right: test accuracy keeping only the key components and with them removed.",
+        "subsets for parity, 2-D characters of (x, y) otherwise. Left: each component's share of the logits' "
+        "variance over the input table (key components highlighted); middle: the token weights' norm per "
+        "component over training; right: test accuracy keeping only the key components and with them removed.",
     ),
     "memorization": (
         "Memorization atlas",

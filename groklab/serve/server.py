@@ -21,8 +21,10 @@ def bind(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> socket.socket:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as e:
         raise GroklabError(f"serve: cannot resolve --host {host!r} ({e.strerror})") from None
-    family, _, _, _, addr = infos[0]
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    family, _, proto, _, addr = infos[0]
+    # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on connections of such a socket, and without
+    # it each reply on a kept-alive connection waits ~40 ms for the client's delayed ACK (Nagle)
+    sock = socket.socket(family, socket.SOCK_STREAM, proto or socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(addr)
@@ -47,8 +49,12 @@ def serve(root: str | Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
 
     from groklab.serve.app import make_app
 
-    app = make_app(root, host=host)
     sock = bind(host, port)
+    try:
+        app = make_app(root, host=host)
+    except BaseException:
+        sock.close()
+        raise
     config = uvicorn.Config(app, http="h11", ws="none", lifespan="off", loop="asyncio", log_level=log_level,
                             access_log=False, server_header=False, timeout_keep_alive=30, limit_concurrency=200)
     server = uvicorn.Server(config)

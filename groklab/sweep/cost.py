@@ -86,6 +86,9 @@ def schedule(store: Store, sweep_id: str | None, packs: list[Pack], mode: str = 
     out: list[tuple[Pack, str]] = []
     for t in packs:
         m = mode
+        if t.configs and (t.configs[0].get("subsets") or t.configs[0].get("canaries")):
+            out.append((t, "ensemble"))      # a subset ensemble's members are one group (groklab.tasks.subsets)
+            continue
         if mode == "auto" and len(t.points) > 1:
             cfg = from_dict(t.configs[0])
             try:

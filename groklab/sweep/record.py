@@ -34,6 +34,7 @@ class Replay:
 
     def __init__(self, result: dict):
         self.cfgs = [from_dict(c) for c in result["configs"]]
+        self.cfg = self.cfgs[0]
         self.compile_s = float(result["compile_s"])
         self.result = result
 

@@ -20,17 +20,22 @@ def expand_subsets(cfgs: list[Config]) -> list[Config]:
     One config: K members, member k with ``subset = k`` and seed ``seed + k``. K configs all at
     ``subset = 0`` (e.g. from ``--seeds``): numbered 0..K-1, seeds kept. Every member gets the data
     seed of the first, so they share one training pool. Anything else is taken as given, but the
-    members must share the pool (data seed, noise, canaries).
+    members of any group that records per-example measures (canaries too) must share the pool.
     """
-    if not cfgs or cfgs[0].subsets == 0:
+    if not cfgs or not records_examples(cfgs[0]):
         return cfgs
     k, first = cfgs[0].subsets, cfgs[0]
-    if len(cfgs) == 1:
+    if k and len(cfgs) == 1:
         cfgs = [first.replace(subset=m, seed=first.seed + m, data_seed=first.split_seed) for m in range(k)]
-    elif len(cfgs) == k and all(c.subset == 0 for c in cfgs):
+    elif k and len(cfgs) == k and all(c.subset == 0 for c in cfgs):
         cfgs = [c.replace(subset=m, data_seed=first.split_seed) for m, c in enumerate(cfgs)]
-    pool = {(c.split_seed, c.noise, c.canaries, c.subsets, c.subset_scheme) for c in cfgs}
+    elif k and all(c.subset == 0 for c in cfgs):
+        raise ConfigError(f"subsets: got {k} with {len(cfgs)} members; give one config (its {k} members follow) "
+                          f"or exactly {k} seeds")
+    pool = {(c.split_seed, c.frac, c.n_train, c.noise, c.canaries, c.subsets, c.subset_scheme) for c in cfgs}
     if len(pool) > 1:
-        raise ConfigError("subsets: members of a subset ensemble must share the data seed, noise, canaries, "
-                          "subsets and subset_scheme (one training pool)")
+        field = "subsets" if k else "canaries"
+        raise ConfigError(f"{field}: the members of one ensemble with per-example measures must share one training "
+                          "pool (data seed, frac, noise, canaries, subsets, subset_scheme); give --data-seed to "
+                          "train several seeds on one pool")
     return cfgs

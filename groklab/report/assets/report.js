@@ -652,7 +652,7 @@
   function circuitSpectrumFigure(fig) {
     const sp = CIRCUIT.spectrum, vals = sp.fractions, n = vals.length;
     const more = sp.n_components > n ? ` (strongest ${n} of ${sp.n_components})` : "";
-    figHead(fig, `Held-out logit variance per ${BASIS_NOUN[CIRCUIT.basis] || "component"}${more}, step ${fmt(sp.step)}`,
+    figHead(fig, `Logit variance per ${BASIS_NOUN[CIRCUIT.basis] || "component"}${more}, step ${fmt(sp.step)}`,
       [{ name: "key", color: C.accent, box: true }, { name: "other", color: "#ced4da", box: true }]);
     const W = figWidth(fig), H = 250, m = { l: 54, r: 16, t: 12, b: 58 };
     const svg = newSvg(W, H);
@@ -668,7 +668,7 @@
       const bar = s("rect", { class: "bar", x: m.l + band * i + band * 0.1, width: Math.max(1, band * 0.8), y,
         height: Math.max(0, H - m.b - y), fill: key ? C.accent : "#ced4da", "data-component": sp.names[i] }, svg);
       bar.addEventListener("pointermove", (ev) => showTip(ev, `${sp.names[i]}${key ? " (key)" : ""}`,
-        [{ label: "share of held-out logit variance", value: fmtPct(v) }]));
+        [{ label: "share of logit variance", value: fmtPct(v) }]));
       bar.addEventListener("pointerleave", hideTip);
       if (i % every === 0 || (key && n <= 64)) {
         const x = m.l + band * (i + 0.5);

@@ -55,7 +55,7 @@ function tooltip(xName) {
         lines.push(`${p.marker}${esc(m.label)}: <b>${v}</b>`);
       }
     }
-    return `<div class="tip">${lines.join('<br>')}</div>`;
+    return `<div class="tip">${lines[0]}${lines.slice(1).join('<br>')}</div>`;
   };
 }
 
@@ -76,6 +76,9 @@ function groupSeries(gi, label, members, c, series) {
   series.push({id: `band:${gi}`, name: `${label} band`, type: 'line', stack, stackStrategy: 'all', silent: true,
     showSymbol: false, lineStyle: {opacity: 0}, color: colour, areaStyle: {color: colour, opacity: 0.18},
     data: b.x.map((x, i) => [x, b.hi[i] - b.lo[i]])});
+  meta.set(`median:${gi}`, {kind: 'median', label, group: gi, b});   // before its members: first in the tooltip
+  series.push({id: `median:${gi}`, name: label, type: 'line', showSymbol: false, color: colour, z: 5,
+    lineStyle: {width: 2.4}, data: b.x.map((x, i) => [x, b.med[i]])});
   for (const m of members) {
     const id = `member:${m.row.run_id}`;
     meta.set(id, {kind: 'member', label: runLabel(m.row), group: gi});
@@ -83,9 +86,6 @@ function groupSeries(gi, label, members, c, series) {
       lineStyle: {width: 0.8, opacity: 0.35}, emphasis: {focus: 'series', lineStyle: {width: 2, opacity: 1}},
       data: m.pts});
   }
-  meta.set(`median:${gi}`, {kind: 'median', label, group: gi, b});
-  series.push({id: `median:${gi}`, name: label, type: 'line', showSymbol: false, color: colour, z: 5,
-    lineStyle: {width: 2.4}, data: b.x.map((x, i) => [x, b.med[i]])});
   drawn.bands += 1;
   drawn.members += members.length;
 }
