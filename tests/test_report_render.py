@@ -228,7 +228,7 @@ def test_run_pngs_one_per_section_with_data(tmp_path, full_view):
 
 def test_run_pngs_skip_missing_sections(tmp_path, full_view):
     view = {k: v for k, v in full_view.items() if k not in ("progress", "neurons", "parity", "clock")}
-    assert_pngs(write_run_pngs(view, tmp_path), ["curves", "weights", "spectrum", "leakage", "noise"])
+    assert_pngs(write_run_pngs(view, tmp_path), ["curves", "weights", "spectrum", "memorization", "leakage", "noise"])
 
 
 def test_sweep_pngs(tmp_path):

@@ -214,8 +214,9 @@ def finish(out: dict, cp: CircuitProgress | None, notes: list, na: dict) -> None
     ri = prog["step"].index(ref) if ref in prog["step"] else len(prog["step"]) - 1
     cp.section(out, ri)
     tested = cp.sentence()
-    if out.get("family") == "parity" and out.get("verdict"):
-        out["verdict"] = sentence(out["verdict"].rstrip(".") + "; " + tested)
+    if out.get("family") == "parity" and out.get("verdict"):        # the bits the first layer weights
+        bits = out["verdict"].rstrip(".")
+        out["verdict"] = sentence(f"{tested}; the first layer {bits[:1].lower()}{bits[1:]}")
     elif out.get("family") == "modular":
         lost = out.get("verdict", "").partition(f" at step {ref}; then it lost it")
         out["verdict"] = sentence(tested + (lost[1] + lost[2] if lost[1] else ""))

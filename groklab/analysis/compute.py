@@ -199,7 +199,8 @@ def analyze_checkpoints(cfg: Config, checkpoints: Iterable[Checkpoint], metrics:
                           f"task {cfg.task} composes elements of S_n, not of Z_p (its basis is S_n's irreps)")
         na.update({m: why for m in _NOT_MODULAR if m not in prog or not any(v is not None for v in prog[m])})
     if sub.family == "parity":
-        parity_section(out, sub.model.bit_weights(ref_params), sub.ds, prog["test_acc"][-1], na)
+        at_ref = prog["test_acc"][prog["step"].index(ref)] if ref in prog["step"] else prog["test_acc"][-1]
+        parity_section(out, sub.model.bit_weights(ref_params), sub.ds, at_ref, na)
     elif sub.family != "modular":
         na["parity"] = "not a sparse-parity task"
     finish_circuit(out, pr.circuit, notes, na)
