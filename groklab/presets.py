@@ -47,7 +47,15 @@ PRESETS: dict[str, dict] = {
                    "eval_every": 50},
     },
     "s5-grok": {
-        "cite": "Power et al. 2022 (S5 composition); Gromov 2023's quadratic MLP; Chughtai et al. 2023 (irreps)",
+        "cite": "Power et al. 2022 (S5 composition); Chughtai et al. 2023's embedding MLP (irreps)",
+        "description": "S5 composition, 50% train, ReLU MLP over 256-d embeddings (128 hidden), AdamW lr 1e-2 wd 3",
+        "note": "MEASURING",
+        "values": dict(task="perm-compose", perm_n=5, frac=0.5, model="mlp", input="embed", d_embed=256, n_layers=1,
+                       d_mlp=128, act="relu", bias=True, optimizer="adamw", lr=1e-2, beta1=0.9, beta2=0.98, wd=3.0,
+                       warmup=0, batch_size=None, steps=2000, eval_every=25, ckpt_per_decade=8),
+    },
+    "s5-quadratic": {
+        "cite": "Power et al. 2022 (S5 composition); Gromov 2023's quadratic MLP",
         "description": "S5 composition, 30% train, quadratic one-hot MLP (N=500), MSE: memorizes ~15, groks ~500 steps",
         "note": "MEASURING",
         "values": {**_GROMOV, "task": "perm-compose", "perm_n": 5, "frac": 0.3, "wd": 1.0, "steps": 1000,

@@ -54,7 +54,9 @@ def test_full_view_shows_every_section_in_page_order(full_view):
     html = render_run_html(full_view)
     assert sections(html) == ["header", *RUN_SECTIONS]
     assert figures(html) == ["accuracy", "loss", "weight-norm", "collapse", "progress-loss", "progress-gini",
-                             "spectrum", "clock", "neurons", "stars", "leakage", "noise", "parity"]
+                             "spectrum", "clock", "neurons", "stars", "circuit-spectrum", "circuit-weights",
+                             "circuit-ablation", "mem-heatmap", "mem-distribution", "mem-top", "mem-roc",
+                             "mem-exposure", "leakage", "noise", "parity"]
     assert 'id="spectrum-slider"' in html and 'type="range"' in html
 
 
@@ -228,7 +230,8 @@ def test_run_pngs_one_per_section_with_data(tmp_path, full_view):
 
 def test_run_pngs_skip_missing_sections(tmp_path, full_view):
     view = {k: v for k, v in full_view.items() if k not in ("progress", "neurons", "parity", "clock")}
-    assert_pngs(write_run_pngs(view, tmp_path), ["curves", "weights", "spectrum", "memorization", "leakage", "noise"])
+    assert_pngs(write_run_pngs(view, tmp_path), ["curves", "weights", "spectrum", "circuit", "memorization",
+                                                        "leakage", "noise"])
 
 
 def test_sweep_pngs(tmp_path):

@@ -39,11 +39,11 @@ def _weights(ax, c: dict) -> None:
     w = c["weights"]
     norms = _f(np.ravel(w["norms"])).reshape(len(w["norms"]), -1)
     steps = _f(w["step"])
-    keys = set(w.get("key") or [])
+    keys = list(w.get("key") or [])                      # strongest first, coloured as in the page
     ok = steps > 0
     for j, name in enumerate(w["names"]):
         is_key = name in keys
-        color = PALETTE[sorted(keys).index(name) % len(PALETTE)] if is_key else OTHER
+        color = PALETTE[keys.index(name) % len(PALETTE)] if is_key else OTHER
         ax.plot(steps[ok], norms[ok, j], color=color, lw=1.6 if is_key else 0.8, label=name if is_key else None,
                 zorder=3 if is_key else 2)
     ax.set_xscale("log")

@@ -91,6 +91,32 @@ def _clock(rng, p: int, key_freqs: list[int]) -> dict:
     return {"freqs": key_freqs, "points": points, "tokens": tokens.tolist()}
 
 
+def _circuit(ckpt: np.ndarray, circuit: np.ndarray, c_gen: np.ndarray, p: int, key_freqs: list[int]) -> dict:
+    """The circuit test in the additive basis: spectrum, weight norms per key frequency, ablation curves."""
+    K = (p - 1) // 2
+    share = np.full(K, 0.02 / max(K - len(key_freqs), 1))
+    share[np.asarray(key_freqs) - 1] = 0.98 / len(key_freqs)
+    names = [f"k={k}" for k in range(1, K + 1)]
+    chance = 1 / p
+    keep = chance + (1 - chance) * c_gen
+    remove = chance + (1 - chance) * 0.9 * (1 - circuit) * (1 - c_gen)
+    comps = [{"name": f"k={k}", "dim": 2, "fraction": 0.98 / len(key_freqs)} for k in key_freqs]
+    return {
+        "basis": "additive", "components": comps,
+        "ablation": {"step": int(ckpt[-1]), "circuit": True, "fit": "table", "scored": "held-out",
+                     "components": comps, "explained": 0.98, "chance": chance, "chance_bound": 2 * chance,
+                     "model": {"acc": 1.0, "loss": 1e-3}, "keep": {"acc": float(keep[-1]), "loss": 2e-3},
+                     "remove": {"acc": float(remove[-1]), "loss": float(np.log(p))}},
+        "spectrum": {"step": int(ckpt[-1]), "names": names, "fractions": share.tolist(),
+                     "key": [k in key_freqs for k in range(1, K + 1)], "n_components": K},
+        "weights": {"step": ckpt.tolist(), "names": [f"k={k}" for k in key_freqs],
+                    "norms": [[float(1 + 6 * c)] * len(key_freqs) for c in circuit],
+                    "key": [f"k={k}" for k in key_freqs]},
+        "curves": {"step": ckpt.tolist(), "test_acc": (chance + (1 - chance) * c_gen).tolist(),
+                   "keep_acc": keep.tolist(), "remove_acc": remove.tolist()},
+    }
+
+
 def _run_meta(p: int, seed: int, n_steps: int) -> dict:
     return {
         "run_id": f"synthetic-p{p}-s{seed}",
@@ -148,6 +174,7 @@ def synthetic_run_view(p: int = 23, n_ckpt: int = 20, seed: int = 0, n_neurons: 
         "clock": clock,
         "neurons": neurons,
         "parity": {"bits": bits, "weights": pw.tolist()},
+        "circuit": _circuit(ckpt, circuit, c_gen, p, key_freqs),
         "memorization": synthetic_memorization(rng, p, ckpt[:: max(1, ckpt.size // 10)], t_mem, t_gen),
         "verdict": (f"Synthetic data: memorized at step {t_mem_obs:,}, generalized at step "
                     f"{t_gen_obs:,} ({t_gen_obs - t_mem_obs:,} steps later): grokking."),
