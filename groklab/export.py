@@ -66,6 +66,11 @@ def hooked_config_dict(cfg: Config) -> dict[str, Any]:
     """
     if cfg.model != "transformer":
         raise ConfigError(f"export: model must be transformer for --format transformer-lens, got {cfg.model}")
+    if cfg.layernorm and cfg.ln_place != "pre":
+        raise ConfigError(f"export: ln_place {cfg.ln_place} has no TransformerLens equivalent; allowed: pre")
+    if not cfg.bias or cfg.op_token:
+        what = "bias false" if not cfg.bias else "op_token true"
+        raise ConfigError(f"export: {what} has no TransformerLens equivalent here; allowed: bias true, op_token false")
     if cfg.act not in _ACT_FN:
         raise ConfigError(f"export: act {cfg.act} has no TransformerLens equivalent; allowed: {', '.join(_ACT_FN)}")
     d_vocab, n_ctx, n_classes = _shape(cfg)

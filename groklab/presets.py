@@ -49,15 +49,28 @@ PRESETS: dict[str, dict] = {
     "s5-grok": {
         "cite": "Power et al. 2022 (S5 composition); Chughtai et al. 2023's embedding MLP (irreps)",
         "description": "S5 composition, 50% train, ReLU MLP over 256-d embeddings (128 hidden), AdamW lr 1e-2 wd 3",
-        "note": "MEASURING",
+        "note": "the kind of network Chughtai et al. study (embedded operands, one ReLU hidden layer; here one "
+                "embedding shared by both operands), full batch, lr and wd raised until it groks in minutes. Measured "
+                "here (`groklab train --preset s5-grok "
+                "--seed S`, S = 0, 1, 2; 2 cores at load 2-5): t_mem 97, 97, 129; t_gen (test accuracy >= 0.99) 900, "
+                "575, 2,200; wall 212, 197, 199 s (181, 205, 175 s user CPU). `groklab analyze` at step 3,000 names "
+                "irreps (1^5), (4,1), (2,1^3) / (1^5), (4,1) / (1^5), (2,2,1), (4,1), (2,1^3): keeping only them, test "
+                "accuracy 100% (seed 2: the model's 98.9%); removing them, 0.5%, 0.8%, 0.4% (chance 1.0%); each "
+                "checkpoint that fits the training set below 90% test accuracy (15, 14, 20 of them) reads memorizing. "
+                "s5-compose (nanda2023's transformer, 2,000 "
+                "steps) memorized at step 100 and stayed at test accuracy 0.0086 (1,418 s on the loaded machine)",
         "values": dict(task="perm-compose", perm_n=5, frac=0.5, model="mlp", input="embed", d_embed=256, n_layers=1,
                        d_mlp=128, act="relu", bias=True, optimizer="adamw", lr=1e-2, beta1=0.9, beta2=0.98, wd=3.0,
-                       warmup=0, batch_size=None, steps=2000, eval_every=25, ckpt_per_decade=8),
+                       warmup=0, batch_size=None, steps=3000, eval_every=25, ckpt_per_decade=8),
     },
     "s5-quadratic": {
         "cite": "Power et al. 2022 (S5 composition); Gromov 2023's quadratic MLP",
         "description": "S5 composition, 30% train, quadratic one-hot MLP (N=500), MSE: memorizes ~15, groks ~500 steps",
-        "note": "MEASURING",
+        "note": "Gromov 2023's recipe (gromov2023) on S5 at 30% data and wd 1. Measured here (seeds 0, 1, 2): "
+                "t_mem 15, 14, 15; t_gen 520, 490, 510; wall 47, 46, 67 s (37-38 s user CPU). Unlike s5-grok it "
+                "uses all six non-trivial irreps (as the quadratic MLP uses every frequency of Z_p): keeping only "
+                "them, test accuracy 100%; removing them, 0.4-0.5% (chance 1.0%); the 18 checkpoints per seed that "
+                "fit the training set below 90% test accuracy read memorizing",
         "values": {**_GROMOV, "task": "perm-compose", "perm_n": 5, "frac": 0.3, "wd": 1.0, "steps": 1000,
                    "eval_every": 10, "ckpt_per_decade": 12},
     },

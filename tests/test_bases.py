@@ -217,7 +217,8 @@ def test_circuit_label_is_a_test_of_both_ablations():
     s = circuit_sentence(_t(1.0, 1.0, 0.015), 1.0)
     assert "a generalizing irrep circuit" in s and "100.0%" in s and "1.5%" in s and "chance 1.0%" in s
     m = circuit_sentence(_t(0.3, 0.95, 0.01), 1.0)
-    assert m.startswith("memorizing") and "circuit is forming" in m and "generalizing" not in m
+    assert m.startswith("fits its training set but is memorizing") and "circuit is forming" in m
+    assert "generalizing" not in m
 
 
 def test_labels_are_group_elements_for_the_irrep_basis():
@@ -226,3 +227,19 @@ def test_labels_are_group_elements_for_the_irrep_basis():
         irrep_label_basis(reps, np.array([0, 6]))
     b = irrep_label_basis(reps, np.arange(6))
     assert b.names == ("(2,1)", "(1,1,1)") and b.dims.tolist() == [4, 1]
+
+
+@pytest.mark.parametrize("p", [10, 11])
+def test_2d_projection_on_the_whole_grid_by_fft_equals_least_squares(p):
+    from groklab.interp.circuit import ablate
+
+    rng = np.random.default_rng(p)
+    xy = np.stack(np.meshgrid(np.arange(p), np.arange(p), indexing="ij"), -1).reshape(-1, 2)[rng.permutation(p * p)]
+    basis = Fourier2DBasis(p, xy)
+    z = rng.normal(size=(p * p, 4))
+    comps = rng.choice(len(basis.names), size=7, replace=False)
+    keep, removed = ablate(basis, z, comps, np.arange(p * p), np.arange(p * p))
+    A = np.concatenate([np.ones((p * p, 1)), basis.design(comps, np.arange(p * p))], axis=1)
+    zc = z - z.mean(axis=1, keepdims=True)
+    beta = np.linalg.lstsq(A, zc, rcond=None)[0]
+    assert np.allclose(keep, A @ beta, atol=1e-10) and np.allclose(removed, zc - A[:, 1:] @ beta[1:], atol=1e-10)

@@ -121,3 +121,13 @@ def test_export_without_the_extra_names_it(tmp_path, capsys, monkeypatch):
     store.save_checkpoint(rid, 1, _params(cfg))
     err = _one_line_error(capsys, ["export", rid, "--format", "transformer-lens", "--store", str(store.root)])
     assert err == f"groklab: error: {EXTRA_MESSAGE}"
+
+
+@pytest.mark.parametrize("change", [{"layernorm": True, "ln_place": "post"}, {"bias": False}, {"op_token": True}])
+def test_export_refuses_transformer_variants_it_cannot_map(change):
+    from groklab.config import resolve
+    from groklab.errors import ConfigError
+    from groklab.export import hooked_config_dict
+
+    with pytest.raises(ConfigError, match="no TransformerLens equivalent"):
+        hooked_config_dict(resolve("nanda2023", **change))

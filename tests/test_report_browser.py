@@ -50,7 +50,7 @@ def assert_all_drawn(page) -> list[str]:
 def test_run_report_draws_every_figure_offline(open_report):
     opened = open_report(render_run_html(synthetic_run_view()))
     names = assert_all_drawn(opened.page)
-    assert len(names) == 18          # the weight norm once: per step, not again per checkpoint; 5 memorization
+    assert len(names) == 21          # the weight norm once; 5 memorization, 3 circuit figures
     assert opened.page.locator(".fig-error").count() == 0
     assert opened.requests == [opened.page.url]  # the page itself, nothing else
     opened.assert_clean()
@@ -125,7 +125,7 @@ def test_large_run_view_draws(open_report):
     start = time.perf_counter()
     opened = open_report(render_run_html(view))
     print(f"\n200 checkpoints, p=113, 512 neurons: rendered and drawn in {time.perf_counter() - start:.2f} s")
-    assert len(assert_all_drawn(opened.page)) == 18
+    assert len(assert_all_drawn(opened.page)) == 21
     opened.assert_clean()
 
 
@@ -150,7 +150,7 @@ def test_sweep_report_cells_link_to_run_reports(open_report, tmp_path):
     cell.click()
     page.wait_for_url(f"**/{target['href']}")
     page.wait_for_function("window.groklabReport && window.groklabReport.kind === 'run'")
-    assert page.evaluate("window.groklabReport.figures.length") == 18
+    assert page.evaluate("window.groklabReport.figures.length") == 21
     opened.assert_clean()
 
 

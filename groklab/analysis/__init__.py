@@ -45,8 +45,9 @@ Conventions and approximations (also returned in ``notes`` where they apply):
 
 Modules: ``compute`` (the analysis of an iterator of checkpoints), ``subject`` (dataset, model and
 task family; the forward pass), ``structure`` (key frequencies, neurons, clock, parity bits,
-checks), ``phases`` (``phase_boundaries``, ``PHASE_RULE``), ``stored`` (store reads and the cache),
-``view`` (the report's view), ``fmt`` (rounding and sentences).
+checks), ``phases`` (``phase_boundaries``, ``PHASE_RULE``), ``circuit`` (the circuit test in the basis the
+task's labels call for: basis, components, ablation, and the tested verdict), ``stored`` (store reads and the
+cache), ``view`` (the report's view), ``fmt`` (rounding and sentences).
 """
 
 from __future__ import annotations

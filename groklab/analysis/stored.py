@@ -34,7 +34,7 @@ def _fingerprint(row: dict, cks: list[dict], metric_steps: np.ndarray) -> str:
 def analyze_run(store: Store | str | Path | None, run_ref: str, *, refresh: bool = False) -> dict:
     """Analyze a stored run from its checkpoints (see ``groklab.analysis``); cached in the store.
 
-    Returns a JSON-able dict: run_id, task, family ("modular" | "parity" | "other"), model, steps
+    Returns a JSON-able dict: run_id, task, family ("modular" | "group" | "parity" | "other"), model, steps
     (the checkpoint steps analyzed), progress {measure: [value per checkpoint], weight_norms:
     {tensor: [...]}}, phases and phase_rule, final (measures at the last checkpoint), and where
     they apply: reference_step (where the structure below is read), spectrum, key_freqs,

@@ -248,7 +248,8 @@ def circuit_sentence(t: CircuitTest, train_acc: float) -> str:
         return f"generalizes ({acc}) but the ablations do not bear out a {adj} circuit: {found}; {tests}"
     if label == LABELS[2]:
         forming = ": a circuit is forming" if t.components and t.keep_acc >= GENERALIZING_ACC else ""
-        return f"memorizing (train accuracy {_pct(train_acc)}, {acc}): {found}; {tests}{forming}"
+        return (f"fits its training set but is memorizing (train accuracy {_pct(train_acc)}, {acc}): {found}; "
+                f"{tests}{forming}")
     return f"not fitting (train accuracy {_pct(train_acc)}, {acc}): {found}; {tests}"
 
 

@@ -73,6 +73,25 @@ class Fourier2DBasis:
         # cos and sin each have squared norm ≈ n/2 on n cells (n for the cosine alone)
         return power * np.where(self.dims == 1, 1.0, 2.0) / max(len(idx), 1)
 
+    def normal_equations(self, comps, idx: np.ndarray, zc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """AᵀA and Aᵀzc for A = [1, design(comps, idx)]. On the whole grid (each cell once) the columns are
+        orthogonal and Aᵀzc comes from one FFT; on other rows they are computed from the design."""
+        p = self.p
+        x, y = self.xy[idx, 0], self.xy[idx, 1]
+        if len(idx) != p * p or np.unique(x * p + y).size != p * p:
+            A = np.concatenate([np.ones((len(idx), 1)), self.design(comps, idx)], axis=1)
+            return A.T @ A, A.T @ zc
+        grid = np.zeros((p, p, zc.shape[1]))
+        grid[x, y] = zc
+        F = np.fft.fft2(grid, axes=(0, 1))
+        f = self.freqs[np.asarray(comps, dtype=np.int64)].reshape(-1, 2)
+        single = np.all((2 * f) % p == 0, axis=1)
+        Fk = F[f[:, 0], f[:, 1]]                                    # Σ z·cos θ − i·Σ z·sin θ
+        Atz = np.concatenate([zc.sum(axis=0, keepdims=True), Fk.real, -Fk[~single].imag])
+        n = float(p * p)
+        diag = np.concatenate([[n], np.where(single, n, n / 2), np.full(int((~single).sum()), n / 2)])
+        return np.diag(diag), Atz
+
     def design(self, comps, idx: np.ndarray) -> np.ndarray:
         """cos and sin of w(k1·x + k2·y) of the chosen components on rows idx: [len(idx), m]."""
         f = self.freqs[np.asarray(comps, dtype=np.int64)]

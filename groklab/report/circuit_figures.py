@@ -47,7 +47,8 @@ def _weights(ax, c: dict) -> None:
         ax.plot(steps[ok], norms[ok, j], color=color, lw=1.6 if is_key else 0.8, label=name if is_key else None,
                 zorder=3 if is_key else 2)
     ax.set_xscale("log")
-    what = "irrep" if c["basis"] == "irreps" else "discrete-log frequency"
+    what = {"irreps": "irrep", "multiplicative": "discrete-log frequency", "additive": "frequency"}.get(c["basis"],
+                                                                                                    "component")
     ax.set(xlabel="step", ylabel="norm", title=f"Token-weight norm per {what}")
     if keys:
         ax.legend(loc="best", fontsize=7)

@@ -680,7 +680,7 @@
 
   function circuitWeightsFigure(fig) {
     const w = CIRCUIT.weights, keys = w.key || [];
-    const what = CIRCUIT.basis === "irreps" ? "irrep" : "discrete-log frequency";
+    const what = { irreps: "irrep", multiplicative: "discrete-log frequency", additive: "frequency" }[CIRCUIT.basis] || "component";
     lineChart(fig, { title: `Token-weight norm per ${what}`, xLabel: "step", yLabel: "norm",
       series: w.names.map((name, j) => ({ name, x: w.step, y: w.norms.map((r) => r[j]),
         color: keys.includes(name) ? PALETTE[keys.indexOf(name) % PALETTE.length] : "#ced4da",
