@@ -17,29 +17,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from run_support import stop_at, tiny
 from safetensors.numpy import save
 
 from groklab import api
 from groklab.cli import main
-from groklab.config import resolve
 from groklab.errors import StoreError
 from groklab.store import Store, records
 from groklab.store.catalog import new_id
 from groklab.store.check import check_store
 
-TINY = dict(p=23, d_mlp=16, steps=80, eval_every=5, ckpt_per_decade=20)
 EXE = [sys.executable, "-m", "groklab.cli"]
 
 
-def tiny(**kw):
-    return resolve("gromov2023", **{**TINY, **kw})
-
-
-def stop_at(step: int):
-    def progress(ev):
-        if ev["step"] >= step:
-            raise KeyboardInterrupt
-    return progress
 
 
 def run_files(root: Path) -> dict[str, str]:

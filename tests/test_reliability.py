@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from run_support import stop_at, tiny
 from safetensors.numpy import save
 
 from groklab import api
 from groklab.cli import main
-from groklab.config import resolve
 from groklab.errors import StoreError
 from groklab.store import Store, catalog, files
 from groklab.store.check import check_store
@@ -28,21 +28,10 @@ from groklab.store.files import read_tensors
 
 pytestmark = pytest.mark.slow
 
-TINY = dict(p=23, d_mlp=16, steps=80, eval_every=5, ckpt_per_decade=20)
 TINY_FLAGS = ["--preset", "gromov2023", "--p", "23", "--d-mlp", "16", "--steps", "80", "--eval-every", "5",
               "--ckpt-per-decade", "20", "--quiet"]
 
 
-def tiny(**kw):
-    return resolve("gromov2023", **{**TINY, **kw})
-
-
-def stop_at(step: int):
-    """A progress callback that interrupts (like Ctrl-C) at the first evaluation at or past ``step``."""
-    def progress(ev):
-        if ev["step"] >= step:
-            raise KeyboardInterrupt
-    return progress
 
 
 def train_interrupted(cfgs, store: Store, step: int) -> list[str]:

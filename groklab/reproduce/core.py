@@ -143,6 +143,20 @@ def agrees(kind: str, published: Published | None, ours: Any, bound: str = "") -
     return pub == ours
 
 
+def ratio_row(quantity: str, pub: Published | None, num: Row, den: Row, needs: str, unreached: str) -> Row:
+    """A ratio of two reach rows (ours = num / den); ``num`` may be a lower bound (not reached within its budget),
+    which makes the ratio one; ``needs`` says why there is no ratio, ``unreached`` why it is only a bound."""
+    if num.ours is None or den.ours is None or den.bound:
+        return Row(quantity, pub, None, "ratio", why=needs)
+    x = num.ours / den.ours
+    row = Row(quantity, pub, x, "ratio", bound="≥" if num.bound else "")
+    row.agree = agrees("ratio", pub, x, row.bound)
+    if num.bound:
+        row.why = f"a lower bound: {unreached}"
+        row.budget = num.ours if row.agree is None else None
+    return row
+
+
 def first_reach(steps: np.ndarray, values: np.ndarray, threshold: float, below: bool = False) -> int | None:
     """First evaluated step with ``values >= threshold`` (``< threshold`` if ``below``), or None."""
     hit = np.flatnonzero(values < threshold if below else values >= threshold)

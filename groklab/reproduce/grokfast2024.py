@@ -11,7 +11,7 @@ Baseline: no filter, no decay; EMA: α 0.98, λ 2, decay 0.005; MA: window 100, 
 from __future__ import annotations
 
 from groklab.config import Config, from_dict
-from groklab.reproduce.core import MIN_SEEDS, Published, Row, agrees
+from groklab.reproduce.core import MIN_SEEDS, Published, Row, ratio_row
 from groklab.reproduce.experiment import TINY_TRANSFORMER, Experiment, register, seeded
 from groklab.reproduce.outcome import Outcome, reach
 
@@ -61,17 +61,8 @@ def _compare(out: Outcome) -> list[Row]:
     for k, pub_x in GROKFAST_SPEEDUP.items():
         pub = Published(pub_x, f"{LEE} (×{pub_x} for {k.upper()})")
         q = f"speed-up of the {k.upper()} filter (baseline steps / filter steps)"
-        r = rows[k]
-        if base.ours is None or r.ours is None or r.bound:
-            out_rows.append(Row(q, pub, None, "ratio", why=f"needs the {k.upper()} run to reach {GROKFAST_ACC:.0%}"))
-            continue
-        x = base.ours / r.ours
-        row = Row(q, pub, x, "ratio", bound="≥" if base.bound else "")
-        row.agree = agrees("ratio", pub, x, row.bound)
-        if base.bound:
-            row.why = f"a lower bound: the baseline did not reach {GROKFAST_ACC:.0%} within {base.ours:,} steps"
-            row.budget = base.ours if row.agree is None else None
-        out_rows.append(row)
+        out_rows.append(ratio_row(q, pub, base, rows[k], f"needs the {k.upper()} run to reach {GROKFAST_ACC:.0%}",
+                                  f"the baseline did not reach {GROKFAST_ACC:.0%} within {base.ours or 0:,} steps"))
     return out_rows
 
 

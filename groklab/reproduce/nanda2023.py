@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from groklab.config import Config, from_dict
-from groklab.reproduce.core import MIN_SEEDS, Published, Row, agrees
+from groklab.reproduce.core import MIN_SEEDS, Published, Row, ratio_row
 from groklab.reproduce.experiment import TINY_TRANSFORMER, Experiment, register, seeded
 from groklab.reproduce.outcome import Outcome, reach
 
@@ -60,16 +60,8 @@ def _compare(out: Outcome) -> list[Row]:
     for (f_lo, r_lo), (f_hi, r_hi) in zip(known, known[1:]):
         pub = Published(round(NANDA_FRACTION[f_lo] / NANDA_FRACTION[f_hi], 2), f"{NANDA} (ratio of the table's epochs)")
         q = f"slow-down from {f_hi:.0%} to {f_lo:.0%} of pairs (steps ratio)"
-        if r_lo.ours is None or r_hi.ours is None or r_hi.bound:
-            rows.append(Row(q, pub, None, "ratio", why="needs both steps reached"))
-            continue
-        ratio = r_lo.ours / r_hi.ours
-        row = Row(q, pub, ratio, "ratio", bound="≥" if r_lo.bound else "")
-        row.agree = agrees("ratio", pub, ratio, row.bound)
-        if r_lo.bound:
-            row.why = f"a lower bound: {f_lo:.0%} not reached within its budget"
-            row.budget = r_lo.ours if row.agree is None else None
-        rows.append(row)
+        rows.append(ratio_row(q, pub, r_lo, r_hi, "needs both steps reached",
+                              f"{f_lo:.0%} not reached within its budget"))
     return rows
 
 
