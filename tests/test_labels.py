@@ -11,6 +11,7 @@ from groklab.measure import refresh_labels, summarize
 from groklab.measure.labels import (
     GROK_FACTOR,
     GROK_MIN_EVALS,
+    LABELS_VERSION,
     grokked,
     liu_phase,
     outcome_line,
@@ -121,3 +122,29 @@ def test_refresh_relabels_an_old_summary_and_leaves_a_current_one():
     calls = []
     assert refresh_labels(new, cfg, lambda: calls.append(1) or m) is new and calls == []   # current: no read
     assert refresh_labels(None, cfg, lambda: m) is None
+
+
+def test_pair_class_never_says_no_learn_of_a_run_that_fitted_its_training_set():
+    # nanda2023-fast after 800 steps: 100% train and test accuracy, CE 0.02 (0.02 / 113 = 1.8e-4 per class,
+    # above PAIR's 1e-5): undecided, with the reason, not "no_learn"
+    steps = np.arange(0, 801, 10)
+    train = np.geomspace(4.7, 0.02, steps.size)
+    s = summarize_curves(steps, _jump(steps, 110), _jump(steps, 160), train, train * 1.4, loss="ce", n_classes=113)
+    assert s["pair_class"] is None
+    assert s["pair_rule"].startswith("undecided: train accuracy reached 99% at step 110") and "1e-05" in s["pair_rule"]
+    # a run that fits neither by accuracy nor by loss keeps PAIR's class
+    s = summarize_curves(steps, np.zeros(steps.size), np.zeros(steps.size), train, train, loss="ce", n_classes=113)
+    assert s["pair_class"] == "no_learn" and "per-class mean" in s["pair_rule"]
+    # generalized by accuracy, test loss per class above PAIR's no_gen threshold: undecided too
+    tiny = np.geomspace(1.0, 1e-9, steps.size)
+    s = summarize_curves(steps, _jump(steps, 110), _jump(steps, 160), tiny, train, loss="ce", n_classes=113)
+    assert s["pair_class"] is None and s["pair_rule"].startswith("undecided: test accuracy reached 99% at step 160")
+
+
+def test_a_summary_of_an_earlier_labels_version_is_relabelled():
+    cfg = preset_values("gromov2023")
+    m = {"step": GROMOV_STEPS, "train_acc": _jump(GROMOV_STEPS, 19), "test_acc": _jump(GROMOV_STEPS, 42),
+         "train_loss": np.full(GROMOV_STEPS.size, 1e-3), "test_loss": np.full(GROMOV_STEPS.size, 1e-3)}
+    v1 = {"run_id": "r", "phase": "grokking", "phase_rule": "relative", "pair_class": "no_learn"}
+    new = refresh_labels(v1, cfg, lambda: m)
+    assert new["labels_version"] == LABELS_VERSION and new["pair_class"] is None

@@ -146,7 +146,7 @@ def _png(page, path: Path, max_height: int | None = None) -> None:
 def test_screenshots(open_file, tmp_path):
     out = Path(os.environ["GROKLAB_SCREENSHOTS"])
     st = Store(tmp_path / "store")
-    (rid,) = api.train(from_dict(preset_values("gromov2023")), store=st).run_ids
+    (rid,) = api.train(from_dict(preset_values("nanda2023-fast")), store=st).run_ids
     assert st.get_run(rid)["summary"]["t_gen"] is not None       # it grokked
     sid = _grid(st, "frac × wd", {"p": 41, "steps": 300, "eval_every": 5}, {"frac": (0.2, 0.35, 0.5, 0.65, 0.8),
                                                            "wd": (0.0, 1.0, 3.0, 10.0)})
@@ -154,6 +154,8 @@ def test_screenshots(open_file, tmp_path):
     assert_all_drawn(o.page)
     _png(o.page, out / "report-run.png", max_height=2500)
     o.assert_clean()
+    phases = [(r["summary"] or {}).get("phase") for r in st.list_runs(sweep_id=sid)]
+    assert "grokking" in phases                                   # the phase panel shows grokking cells
     o = open_file(write_sweep_report(st, sid))
     assert_all_drawn(o.page)
     _png(o.page, out / "report-grid.png")

@@ -48,6 +48,9 @@ DEFAULT_RULE = "relative"
 GROK_FACTOR = 1.5        # relative rule: t_test >= GROK_FACTOR * t_train ...
 GROK_MIN_EVALS = 3       # ... and at least this many evaluations after t_train
 LIU_GAP = 1000           # Liu et al.'s fixed gap (config field phase_gap)
+# bumped whenever a rule changes, so stored summaries are relabelled when read (measure.summary.refresh_labels):
+# 2 = PAIR's class left undecided where it would contradict the accuracy curves
+LABELS_VERSION = 2
 PAIR_THRESHOLDS = {"no_learn": 1e-5, "no_gen": 1e-5, "gen_ratio": 5e4}
 PAIR_LOSSES = ("ce", "stablemax")   # cross-entropies: PAIR's thresholds apply to them, per class
 
@@ -233,6 +236,26 @@ def pair_class(train_loss: np.ndarray, test_loss: np.ndarray, no_learn: float = 
     return "gen" if ratio.max() < gen_ratio else "grok"
 
 
+def _pair_agreeing(train_loss, test_loss, thresholds: dict, scale: float | None, t_mem: int | None,
+                   t_gen: int | None, acc_threshold: float) -> tuple[str | None, str | None]:
+    """PAIR's class where it agrees with the accuracy curves, else (None, why): PAIR's loss thresholds
+    (1e-5 per class) are reached by their long runs; a run stopped earlier can fit the training set (train
+    accuracy ≥ ``acc_threshold``) with a per-class loss still above them, and calling that "no_learn"
+    (or a run that generalized "no_gen") would contradict its own curves."""
+    if scale is None:
+        return None, None
+    cls = pair_class(train_loss, test_loss, **thresholds, scale=scale)
+    which = {"no_learn": ("train", t_mem, train_loss), "no_gen": ("test", t_gen, test_loss)}.get(cls)
+    if which is None or which[1] is None:
+        return cls, None
+    split, step, curve = which
+    lowest = float(np.nanmin(np.asarray(curve, np.float64))) / scale
+    limit = thresholds.get(cls, PAIR_THRESHOLDS[cls])
+    return None, (f"undecided: {split} accuracy reached {acc_threshold:.0%} at step {step:,} but the {split} loss "
+                  f"per class never fell below PAIR's {cls} threshold {limit:g} (lowest {lowest:.2g}); their runs "
+                  f"train until it does")
+
+
 # ---------------------------------------------------------------------------------------- summary
 def summarize_curves(steps: np.ndarray, train_acc: np.ndarray, test_acc: np.ndarray,
                      train_loss: np.ndarray, test_loss: np.ndarray, acc_threshold: float = 0.99,
@@ -264,17 +287,19 @@ def summarize_curves(steps: np.ndarray, train_acc: np.ndarray, test_acc: np.ndar
     t_test = first_step(steps, test_acc, phase_threshold)
     evals = evals_between(steps, t_train, t_test)
     scale = pair_scale(loss, n_classes)
+    pair, why = _pair_agreeing(train_loss, test_loss, pair_thresholds, scale, t_mem, t_gen, acc_threshold)
     return {
         "t_mem": t_mem,
         "t_gen": t_gen,
         "delay": None if t_mem is None or t_gen is None else t_gen - t_mem,
         "phase": phase_from_times(t_train, t_test, rule=rule, evals=evals, gap=phase_gap),
         "phase_rule": rule,
-        "pair_class": None if scale is None else pair_class(train_loss, test_loss, **pair_thresholds, scale=scale),
-        "pair_rule": pair_rule(loss, n_classes),
+        "pair_class": pair,
+        "pair_rule": why or pair_rule(loss, n_classes),
         "t_train_liu": t_train,
         "t_test_liu": t_test,
         "gap_evals": evals,
+        "labels_version": LABELS_VERSION,
     }
 
 
@@ -359,6 +384,7 @@ def phase_boundaries(steps, train_acc, test_acc, test_loss, weight_norm=None, *,
 
 
 __all__ = ["DEFAULT_RULE", "DESCENT_END", "DESCENT_START", "GROK_FACTOR", "GROK_MIN_EVALS", "LIU_GAP",
+           "LABELS_VERSION",
            "NANDA_RULE", "NORM_SETTLED", "PAIR_LOSSES", "PAIR_THRESHOLDS", "PHASES", "RULES", "RULE_TEXT",
            "evals_between", "first_step", "grokked", "liu_phase", "outcome_line", "pair_class", "pair_rule",
            "pair_scale", "phase_boundaries", "phase_from_times", "phase_of", "phase_reason", "summarize_curves"]

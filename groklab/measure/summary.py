@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from groklab.measure.labels import DEFAULT_RULE, summarize_curves
+from groklab.measure.labels import DEFAULT_RULE, LABELS_VERSION, summarize_curves
 from groklab.measure.registry import summary_parts
 
 if TYPE_CHECKING:
@@ -63,15 +63,27 @@ def summarize(cfg: Config, run_id: str, m: dict[str, np.ndarray], status: str, w
     return s
 
 
+def generalization_cost(t_gen: int | None, steps: np.ndarray, walls: dict[int, float | None],
+                        step_flops: float, eval_flops: float) -> dict | None:
+    """What reaching t_gen cost: its step, the seconds trained by then (``walls``: step -> wall time at that
+    evaluation, compilation included) and the FLOPs spent, training (``step_flops`` per step) and evaluating
+    (``eval_flops`` per evaluation, counting the evaluations at steps <= t_gen). None before t_gen."""
+    if t_gen is None:
+        return None
+    n_evals = int((np.asarray(steps) <= t_gen).sum())
+    return {"step": int(t_gen), "seconds": walls.get(int(t_gen)), "flops": float(step_flops) * int(t_gen),
+            "eval_flops": float(eval_flops) * n_evals}
+
+
 def refresh_labels(summary: dict | None, config: dict, metrics: Callable[[], dict[str, np.ndarray]]) -> dict | None:
     """``summary`` with its labels as today's rules give them.
 
-    A summary that records its ``phase_rule`` is current and returned as is; an older one (stored
-    before the rules lived in ``labels``) gets its times and labels recomputed from ``metrics()``
-    (the run's curves, read only then) under its ``config`` (a stored config dict). Anything that
-    cannot be recomputed (no curves, a config today's groklab rejects) is returned unchanged.
+    A summary that records today's ``labels_version`` is current and returned as is; an older one (stored
+    before the rules lived in ``labels``, or under an earlier version of them) gets its times and labels
+    recomputed from ``metrics()`` (the run's curves, read only then) under its ``config`` (a stored config
+    dict). Anything that cannot be recomputed (no curves, a config today's groklab rejects) is returned unchanged.
     """
-    if not summary or "phase_rule" in summary:
+    if not summary or summary.get("labels_version") == LABELS_VERSION:
         return summary
     from groklab.config import from_dict
     from groklab.errors import ConfigError

@@ -203,7 +203,10 @@
       if (!(fixed && isNum(fixed[1]))) hi *= 1.4;
       return [lo, hi > lo ? hi : lo * 10];
     }
-    if (hi === lo) { lo -= 0.5; hi += 0.5; }
+    if (hi === lo) {   // a flat series: widen away from a fixed end (a fraction that stays 0 reads 0..1)
+      const fl = fixed && isNum(fixed[0]), fh = fixed && isNum(fixed[1]);
+      if (fl && !fh) hi = lo + 1; else if (fh && !fl) lo = hi - 1; else if (!fl && !fh) { lo -= 0.5; hi += 0.5; }
+    }
     const t = linTicks(lo, hi, 5), step = t.length > 1 ? t[1] - t[0] : (hi - lo);
     if (!(fixed && isNum(fixed[0]))) lo = Math.floor(lo / step + 1e-9) * step;
     if (!(fixed && isNum(fixed[1]))) hi = Math.ceil(hi / step - 1e-9) * step;
