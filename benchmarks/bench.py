@@ -11,11 +11,15 @@
               could give on this machine: the ceiling over one model's achieved GFLOP/s.
 (d) ceiling   groklab's achieved GFLOP/s (flops_per_example × examples × 3 for forward and
     fraction  backward / time) as a fraction of (a)'s best.
-(e) time to   steps and seconds to 99% test accuracy of nanda2023 and nanda2023-fast, each in a
-    99%       fresh process with a fresh compilation cache (cold) and again with the same one
-              (warm); compile time shown apart. nanda2023 (minutes) trains once, cold; its warm row
-              ("warm*") is a fresh process's set-up and compilation with the warm cache plus that
-              run's training time.
+(e) time to   steps, seconds and FLOPs to 99% test accuracy of nanda2023 and nanda2023-fast, each
+    99%       stopped by ``until = "generalized:1"`` in a fresh process with a fresh compilation cache
+              (cold) and again with the same one (warm); compile time shown apart. nanda2023
+              (minutes) trains once, cold; its warm row ("warm*") is a fresh process's set-up and
+              compilation with the warm cache plus that run's training time.
+(g) sequence  tokens/s of the sequence model secret-sharer trains (``lm_bench.py``) against a plain
+    model     PyTorch loop of the same model started from the same parameters, minibatch AdamW.
+(h) sweep     a 64-point sweep (examples/frac-wd.toml) end to end: one `groklab sweep` against one
+              `groklab train` process per point (``sweep_bench.py``; full plan only).
 
 Timings are the best of a few repetitions (the least disturbed by other processes); results go to
 ``results/<date>-<host>.json`` and ``results/latest.md`` (``-quick`` suffixed in --quick mode, so a
@@ -53,11 +57,15 @@ STEP_MODELS: dict[str, tuple[str, dict]] = {
     "mlp-wide": ("pair2023", dict(p=113, symmetric=False, frac=0.3, d_embed=128, d_mlp=512)),
 }
 
-TARGETS = {  # name -> (what is compared, target)
-    "step_vs_torch": ("nanda2023 steps/s, groklab / PyTorch reference loop", 1.8),
-    "ensemble_e64": ("E=64 pair2023 ensemble / one at a time, model-steps/s", 20.0),
-    "ceiling_frac": ("nanda2023 and mlp-wide achieved GFLOP/s / matmul ceiling (worst)", 0.6),
-    "fast_vs_slow": ("nanda2023 / nanda2023-fast time to 99% test accuracy (warm)", 50.0),
+TARGETS = {  # name -> (what is compared, target, "≥" or "≤")
+    "step_vs_torch": ("nanda2023 steps/s, groklab / PyTorch reference loop", 5.0, "≥"),
+    "ceiling_frac": ("nanda2023 achieved GFLOP/s / numpy matmul ceiling (same run)", 0.75, "≥"),
+    "mlp_wide_vs_torch": ("mlp-wide steps/s, groklab / PyTorch reference loop", 1.3, "≥"),
+    "ensemble_e64": ("E=64 pair2023 ensemble / one at a time, model-steps/s", 1.3, "≥"),
+    "sweep_packed": ("64-point sweep end to end, separate `groklab train` processes / `groklab sweep`", 5.0, "≥"),
+    "fast_ttg_s": ("nanda2023-fast seconds to 99% test accuracy (warm, whole process)", 3.0, "≤"),
+    "fast_ttg_tflop": ("nanda2023-fast training TFLOP to 99% test accuracy", 0.3, "≤"),
+    "fast_vs_slow": ("nanda2023 / nanda2023-fast time to 99% test accuracy (warm)", 100.0, "≥"),
 }
 
 
@@ -78,6 +86,7 @@ class Plan:
     ttg: dict[str, tuple[str, dict]] = field(default_factory=lambda: {
         "nanda2023": ("nanda2023", {}), "nanda2023-fast": ("nanda2023-fast", {})})
     ttg_skip: tuple[str, ...] = ()         # ttg entries marked skipped (too long for this mode)
+    ttg_until: str = "generalized:1"       # the stop rule of every ttg run: the first evaluation at 99%
     # ttg entries trained once (cold cache); their warm row times a fresh process's set-up and compilation
     # with the warm cache and adds the cold run's training time (the loop does not depend on the cache)
     ttg_train_once: tuple[str, ...] = ("nanda2023",)
@@ -87,16 +96,32 @@ class Plan:
     # (f) the memorization atlas (atlas_bench.py): (members, preset, overrides) of a subset ensemble with every
     # per-example measure, against that many runs one at a time; None: not measured (hours on a 2-core CPU)
     atlas: tuple[int, str, dict] | None = None
+    # (g) the sequence model (lm_bench.py): overrides of secret-sharer's recipe, tokens/s against a plain PyTorch
+    # loop of the same model; None: not measured
+    lm: dict | None = field(default_factory=dict)
+    # (h) a sweep file trained end to end packed and as separate processes (sweep_bench.py); None: not measured
+    sweep_file: str | None = str(REPO / "examples" / "frac-wd.toml")
+    device: str | None = None             # set by ``on_device``: where every model trains (None: the config's auto)
     quick: bool = False
 
     @classmethod
     def full(cls) -> Plan:
         return cls()
 
+    def on_device(self, device: str) -> Plan:
+        """This plan with every model trained on ``device`` (the config field: cpu, cuda); XLA's CPU flags
+        are not compared off the CPU. The matmul ceiling's JAX row runs on JAX's default device."""
+        put = lambda entry: (entry[0], {**entry[1], "device": device})  # noqa: E731
+        return dataclasses.replace(
+            self, step_models={k: put(v) for k, v in self.step_models.items()},
+            ensemble_preset=put(self.ensemble_preset), ttg={k: put(v) for k, v in self.ttg.items()},
+            xla_compare=self.xla_compare and device == "cpu",
+            lm=None if self.lm is None else {**self.lm, "device": device}, device=device)
+
     @classmethod
     def quick_plan(cls) -> Plan:
         return cls(matmul_sizes=(2048,), matmul_reps=3, reps=3, torch_steps=10, ensemble_chunk=100,
-                   ensemble_reps=2, ttg_skip=("nanda2023",), quick=True)
+                   ensemble_reps=2, ttg_skip=("nanda2023",), sweep_file=None, quick=True)
 
 
 def _log(msg: str) -> None:
@@ -272,31 +297,44 @@ def ensemble_bounds(rows: list[dict], ceiling: float) -> None:
 
 # ---------------------------------------------------------------------------------------------- (e)
 def time_to_gen(preset: str, overrides: dict, compile_only: bool = False) -> dict:
-    """Train one config until test accuracy reaches its threshold (this process; see ``_child``).
+    """Train one config until its stop rule (``until`` in ``overrides``) ends it (this process; see ``_child``).
 
-    Returns steps and seconds to the threshold: ``train_s`` (the loop, evaluations included),
-    ``compile_s`` (Trainer.fit's up-front compilation), ``setup_s`` (imports, dataset, model) and
-    ``total_s`` from the start of the process's work. ``step`` is None if the budget ran out.
+    Returns steps, seconds and FLOPs to the first evaluation at the test-accuracy threshold: ``train_s``
+    (the loop, evaluations included), ``compile_s`` (Trainer.fit's up-front compilation), ``setup_s``
+    (imports, dataset, model), ``total_s`` from the start of the process's work, ``flops`` (training, as
+    ``api.step_flops`` counts a step) and ``eval_flops`` (the evaluations up to it). ``step`` is None if
+    the budget ran out.
     """
     t_start = time.perf_counter()
+    from groklab.api import step_flops
     from groklab.config import resolve
     from groklab.train.loop import Trainer
+    from groklab.train.until import stop_rule
 
     cfg = resolve(preset, **overrides)
     trainer = Trainer([cfg])
+    rule = stop_rule(cfg, 1)
     hit: dict = {}
+    evals = [0]
 
     def on_eval(ev) -> None:
+        evals[0] += 1
+        if rule is not None:
+            rule.update(ev)
         if not hit and ev.metrics["test_acc"][0] >= cfg.acc_threshold:
-            hit.update(step=ev.step, t=time.perf_counter())
+            hit.update(step=ev.step, t=time.perf_counter(), evals=evals[0])
 
     t_fit = time.perf_counter()
-    out = trainer.fit(on_eval, stop=lambda: bool(hit) or compile_only)
+    out = trainer.fit(on_eval, stop=lambda: compile_only or (rule() if rule is not None else bool(hit)))
     if compile_only:
         return {"step": None, "budget": cfg.steps, "compile_s": out["compile_s"], "setup_s": t_fit - t_start}
     t_end = hit.get("t", time.perf_counter())
-    return {"step": hit.get("step"), "budget": cfg.steps, "compile_s": out["compile_s"],
-            "train_s": t_end - t_fit - out["compile_s"], "setup_s": t_fit - t_start, "total_s": t_end - t_start}
+    per_step, per_eval = step_flops(trainer)
+    step = hit.get("step")
+    return {"step": step, "budget": cfg.steps, "compile_s": out["compile_s"],
+            "train_s": t_end - t_fit - out["compile_s"], "setup_s": t_fit - t_start, "total_s": t_end - t_start,
+            "flops": None if step is None else per_step * step,
+            "eval_flops": None if step is None else per_eval * hit["evals"]}
 
 
 def _run_child(preset: str, overrides: dict, cache: str, compile_only: bool = False) -> dict:
@@ -316,10 +354,11 @@ def time_to_99(plan: Plan) -> dict:
             for phase in ("cold", "warm"):
                 once = phase == "warm" and name in plan.ttg_train_once
                 _log(f"time to 99%: {name} ({phase} compilation cache{', compilation only' if once else ''})")
-                res[phase] = _run_child(preset, overrides, cache, compile_only=once)
+                res[phase] = _run_child(preset, {"until": plan.ttg_until, **overrides}, cache, compile_only=once)
                 if once:   # the training loop of the cold run, after this process's set-up and compilation
                     cold = res["cold"]
                     res[phase].update(step=cold["step"], train_s=cold["train_s"], composed=True,
+                                      flops=cold.get("flops"), eval_flops=cold.get("eval_flops"),
                                       total_s=res[phase]["setup_s"] + res[phase]["compile_s"] + cold["train_s"])
         out[name] = res
     names = list(plan.ttg)
@@ -346,23 +385,35 @@ def machine_info() -> dict:
     return {"host": socket.gethostname(), "cpu": cpu, "cpus": os.cpu_count(), "python": platform.python_version(),
             "numpy": np.__version__, "jax": jax.__version__,
             "torch": __import__("torch").__version__ if tr is not None else None,
-            "xla_flags": os.environ.get("XLA_FLAGS", ""), "load_before": list(os.getloadavg())}
+            "xla_flags": os.environ.get("XLA_FLAGS", ""), "load_before": list(os.getloadavg()),
+            "jax_device": f"{jax.devices()[0].platform}: {jax.devices()[0].device_kind}"}
 
 
 def targets(res: dict) -> list[dict]:
     steps = {r["model"]: r for r in res["steps"]}
     ens = {r["E"]: r for r in res["ensemble"]}
-    fracs = [steps[m]["ceiling_frac"] for m in ("nanda2023", "mlp-wide") if m in steps]
+    numpy_best = max((res["ceiling"]["gflops"].get("numpy") or {"": None}).values(), default=None)
+    nanda = steps.get("nanda2023", {})
+    fast = res["time_to_99"].get("nanda2023-fast") or {}
+    warm = fast.get("warm") if isinstance(fast, dict) and fast.get("warm", {}).get("step") is not None else None
     values = {
-        "step_vs_torch": steps.get("nanda2023", {}).get("ratio"),
+        "step_vs_torch": nanda.get("ratio"),
+        "ceiling_frac": nanda["gflops"] / numpy_best if nanda and numpy_best else None,
+        "mlp_wide_vs_torch": steps.get("mlp-wide", {}).get("ratio"),
         "ensemble_e64": ens[64]["ratio"] if 64 in ens else None,
-        "ceiling_frac": min(fracs) if fracs else None,
+        "sweep_packed": (res.get("sweep") or {}).get("ratio"),
+        "fast_ttg_s": warm["total_s"] if warm else None,
+        "fast_ttg_tflop": warm["flops"] / 1e12 if warm and warm.get("flops") is not None else None,
         "fast_vs_slow": res["time_to_99"].get("ratio_warm"),
     }
-    out = [{"name": k, "what": what, "value": values[k], "target": tgt,
-            "met": None if values[k] is None else bool(values[k] >= tgt)} for k, (what, tgt) in TARGETS.items()]
+    out = [{"name": k, "what": what, "value": values[k], "target": tgt, "op": op,
+            "met": None if values[k] is None else bool(values[k] >= tgt if op == "≥" else values[k] <= tgt)}
+           for k, (what, tgt, op) in TARGETS.items()]
+    by_name = {r["name"]: r for r in out}
     if 64 in ens and "ceiling_bound" in ens[64]:
-        out[1]["bound"] = ens[64]["ceiling_bound"]
+        by_name["ensemble_e64"]["bound"] = ens[64]["ceiling_bound"]
+    if numpy_best:
+        by_name["ceiling_frac"]["ceiling"] = numpy_best
     return out
 
 
@@ -400,6 +451,17 @@ def run(plan: Plan, out_dir: Path | None = None) -> dict:
         from benchmarks.atlas_bench import atlas_speed
 
         res["atlas"] = atlas_speed(*plan.atlas)
+    if plan.lm is not None:
+        from benchmarks.lm_bench import lm_speed
+
+        _log("sequence model: groklab and the PyTorch loop")
+        res["lm"] = lm_speed(plan.lm, plan.chunk, plan.reps, plan.torch_steps)
+    if plan.sweep_file is not None:
+        from benchmarks.sweep_bench import sweep_speed
+
+        _log(f"sweep end to end: {Path(plan.sweep_file).name}, packed, then one process per point")
+        res["sweep"] = sweep_speed(plan.sweep_file)
+        write(res, out_dir)
     res["targets"] = targets(res)
     res["machine"]["load_after"] = list(os.getloadavg())
     res["bench_s"] = time.perf_counter() - t0
@@ -456,28 +518,43 @@ def tables(res: dict) -> list[tuple[str, list[str], list[list[str]]]]:
         if not isinstance(r, dict):
             continue
         if "skipped" in r:
-            rows.append([name, "skipped", "", "", "", "", r["skipped"]])
+            rows.append([name, "skipped", "", "", "", "", "", r["skipped"]])
             continue
         for phase in ("cold", "warm"):
             p = r[phase]
             rows.append([name, phase + ("*" if p.get("composed") else ""),
                          _f(p["step"], "d") if p["step"] is not None else f"> {p['budget']}",
+                         _f(p.get("flops") and p["flops"] / 1e12, ".3g"),
                          _f(p["compile_s"], ".1f"), _f(p["train_s"], ".1f"), _f(p["setup_s"], ".1f"),
                          _f(p["total_s"], ".1f")])
     t = res["time_to_99"]
-    rows.append(["nanda2023 / fast", "ratio", _f(t.get("ratio_steps"), ".1f"), "", "", "",
+    rows.append(["nanda2023 / fast", "ratio", _f(t.get("ratio_steps"), ".1f"), "", "", "", "",
                  f"cold {_f(t.get('ratio_cold'), '.1f')}, warm {_f(t.get('ratio_warm'), '.1f')}"])
-    out.append(("(e) time to 99% test accuracy, seconds",
-                ["preset", "cache", "steps", "compile", "train", "setup", "total"], rows))
+    out.append(("(e) time to 99% test accuracy (until = generalized:1), seconds and training TFLOP",
+                ["preset", "cache", "steps", "TFLOP", "compile", "train", "setup", "total"], rows))
+    if res.get("sweep"):
+        from benchmarks.sweep_bench import table as sweep_table
+
+        out.append(sweep_table(res["sweep"]))
     if res.get("atlas"):
         from benchmarks.atlas_bench import table
 
         out.append(table(res["atlas"]))
-    out.append(("targets", ["ratio", "measured", "target", "met", "most this machine allows"],
-                [[r["what"], _f(r["value"], ".2f"), f"≥ {r['target']:g}",
-                  "—" if r["met"] is None else ("yes" if r["met"] else "no"),
-                  _f(r.get("bound"), ".1f") if r.get("bound") is not None else ""] for r in res["targets"]]))
+    if res.get("lm"):
+        from benchmarks.lm_bench import table as lm_table
+
+        out.append(lm_table(res["lm"]))
+    out.append(("targets", ["ratio", "measured", "target", "met", "most this machine allows / beside it"],
+                [[r["what"], _f(r["value"], ".2f"), f"{r.get('op', '≥')} {r['target']:g}",
+                  "—" if r["met"] is None else ("yes" if r["met"] else "no"), _target_note(r)]
+                 for r in res["targets"]]))
     return out
+
+
+def _target_note(r: dict) -> str:
+    if r.get("bound") is not None:
+        return _f(r["bound"], ".1f")
+    return f"numpy ceiling {r['ceiling']:.0f} GFLOP/s" if r.get("ceiling") else ""
 
 
 def text(res: dict) -> str:
@@ -512,8 +589,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="fewer repetitions; skip nanda2023's run to 99%%")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     ap.add_argument("--out", metavar="DIR", help=f"results folder (default {RESULTS})")
+    ap.add_argument("--device", choices=("cpu", "cuda"), help="train every model there (default: auto)")
     args = ap.parse_args(argv)
-    res = run(Plan.quick_plan() if args.quick else Plan.full(), Path(args.out) if args.out else None)
+    plan = Plan.quick_plan() if args.quick else Plan.full()
+    res = run(plan.on_device(args.device) if args.device else plan, Path(args.out) if args.out else None)
     print(json.dumps(res, default=str) if args.json else text(res))
     return 0
 

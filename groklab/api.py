@@ -25,12 +25,15 @@ import numpy as np
 from groklab.config import Config, from_dict
 from groklab.errors import ConfigError, StoreError
 from groklab.measure import summarize
+from groklab.measure.summary import generalization_cost
 from groklab.store import Store
 from groklab.store.catalog import new_id, write_error
 from groklab.store.files import read_tensors
+from groklab.store.records import read_metrics
 from groklab.train.budget import preflight
 from groklab.train.ensemble import Evaluation, Stacked
 from groklab.train.subsets import expand_subsets
+from groklab.train.until import stop_rule
 
 ProgressFn = Callable[[dict], None]
 FINISHED = ("completed", "diverged")    # run statuses that resume leaves alone
@@ -118,6 +121,9 @@ def fit(trainer, store: Store, run_ids: list[str], progress: ProgressFn | None,
     last_state_step: list[int | None] = [state[0] if state else None]
     at = [state[0] if state else 0]     # the step reached, for messages
     record = _example_recorder(trainer, store, run_ids, state)   # per-example measures (subsets, canaries)
+    # `until`: a resumed run counts on from its stored test accuracies
+    until = stop_rule(trainer.cfg, len(run_ids),
+                      [store.metrics(r).get("test_acc", []) for r in run_ids] if state else None)
 
     def live() -> list[int]:
         return [e for e in range(len(run_ids)) if e not in diverged]
@@ -128,6 +134,8 @@ def fit(trainer, store: Store, run_ids: list[str], progress: ProgressFn | None,
         for e in new:
             diverged[e] = f"non-finite loss at step {step}; metrics up to that step are kept"
         ev = ev.without(list(diverged))
+        if until is not None:
+            until.update(ev)
         members = [e for e in live() if ev.alive[e]]
         try:
             if members:
@@ -158,7 +166,8 @@ def fit(trainer, store: Store, run_ids: list[str], progress: ProgressFn | None,
             raise write_error(store.root, err) from None
 
     try:
-        out = trainer.fit(on_eval, on_checkpoint, state=state, stop=lambda: not live())
+        out = trainer.fit(on_eval, on_checkpoint, state=state,
+                          stop=lambda: not live() or (until is not None and until()))
     except KeyboardInterrupt:
         _mark(store, [run_ids[e] for e in live()], "interrupted", f"stopped by the user at step {at[0]}")
         raise
@@ -179,20 +188,34 @@ def _finish(trainer, store: Store, run_ids: list[str], diverged: dict[int, str],
             last_state: int | None, stacked: Stacked) -> TrainResult:
     """Summarize and record every member of a trained group; only the newest optimizer state stays."""
     summaries = []
+    flops = getattr(trainer, "flops", None) or step_flops(trainer)     # a sweep's Replay brings its own
     try:
         if last_state is not None:
             store.drop_state([r for e, r in enumerate(run_ids) if e not in diverged], keep=last_state)
         for e, (rid, cfg) in enumerate(zip(run_ids, trainer.cfgs)):
             st, msg = ("diverged", diverged[e]) if e in diverged else ("completed", None)
-            s = summarize(cfg, rid, store.metrics(rid), st, wall,
+            m = store.metrics(rid)
+            s = summarize(cfg, rid, m, st, wall,
                           extra={"compile_s": round(trainer.compile_s, 3), "members": len(run_ids), "member": e,
-                                 "message": msg})
+                                 "message": msg, **({"until": cfg.until} if cfg.until else {})})
+            walls = getattr(trainer, "walls", None) or {step: w for step, w, _ in read_metrics(store.run_dir(rid))}
+            s["to_gen"] = generalization_cost(s.get("t_gen"), m["step"], walls, *flops)
             store.finish(rid, st, s, wall, msg)
             summaries.append(s)
         group_id = store.get_run(run_ids[0])["group_id"]
     except OSError as err:
         raise write_error(store.root, err) from None
     return TrainResult(group_id=group_id, run_ids=run_ids, summaries=summaries, stacked=stacked)
+
+
+def step_flops(trainer) -> tuple[float, float]:
+    """(FLOPs of one member's training step, of one member's evaluation) as the compiled programs compute
+    them: forward and backward (3 × forward) over the step's batch (padding included), a forward over every
+    row of the table."""
+    d, cfg = trainer.data, trainer.cfg
+    batch = d.train_idx.shape[1] if trainer.full_batch else int(cfg.batch_size)
+    fpe = float(trainer.model.flops_per_example)
+    return 3.0 * fpe * batch, fpe * d.x.shape[1]
 
 
 def _example_recorder(trainer, store: Store, run_ids: list[str], state):

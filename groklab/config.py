@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from groklab.constraints import Boolean, Constraint, Interval, Options, Text, reject, type_invalid
+from groklab.constraints import Boolean, Constraint, Interval, Options, Pattern, Text, reject, type_invalid
 from groklab.errors import ConfigError
 
 GROUPS = ("identity", "task", "model", "optim", "loop", "measure")
@@ -110,8 +110,31 @@ class Config:
                             added=True)
     canaries: int = _f(0, "task", _COUNT, "canaries (Carlini et al. 2019): training examples whose label is replaced "
                        "by a random secret, chosen by the data seed; their exposure is measured", added=True)
+    corpus_vocab: int = _f(512, "task", Interval(int, 300, 8192), "pydoc: byte-level BPE vocabulary size (256 bytes "
+                           "plus merges, trained on the training documents)", added=True)
+    corpus_context: int = _f(32, "task", Interval(int, 8, 1024), "pydoc: tokens per window (the sequence length T)",
+                             added=True)
+    corpus_windows: int = _f(2048, "task", Interval(int, 8, 100_000), "pydoc: training windows drawn from the "
+                             "training documents by the data seed (held out: an eighth as many)", added=True)
+    canary_reps: str = _f("", "task", Text(200, no_nul=True), "pydoc: one canary (Carlini et al. 2019's template and "
+                          "a random secret) per entry, inserted that many times, e.g. \"1,10,100\"; \"\": none",
+                          added=True)
+    canary_digits: int = _f(3, "task", Interval(int, 1, 4), "pydoc: digits of each canary's secret (10^k candidates, "
+                            "all ranked at every evaluation)", added=True)
+    kg_entities: int = _f(200, "task", _ANY_INT, "knowledge-graph tasks (kg-compose, kg-compare; Wang et al. 2024): "
+                          "entities (range checked by the task)", added=True)
+    kg_relations: int = _f(20, "task", _ANY_INT, "knowledge-graph tasks: relations (kg-compose) or attributes "
+                           "(kg-compare)", added=True)
+    kg_degree: int = _f(10, "task", _ANY_INT, "kg-compose: atomic facts per entity (out-degree, distinct relations; "
+                        "<= kg_relations); kg-compare: values per attribute", added=True)
+    kg_phi: float = _f(7.2, "task", _POSITIVE, "knowledge-graph tasks: inferred ratio phi, trained inferred facts per "
+                       "ID atomic fact (Wang et al.: generalization speed follows phi)", added=True)
+    kg_seed: int = _f(0, "task", _SEED, "knowledge-graph tasks: seed of the graph and its ID/OOD split (one graph "
+                      "for every ensemble member)", added=True)
     # --- model (groklab.models)
-    model: str = _f("transformer", "model", Options(("transformer", "mlp")), "the network (groklab.models)")
+    model: str = _f("transformer", "model", Options(("transformer", "mlp", "lm")),
+                    "the network (groklab.models): transformer (answer at '='), mlp, or lm (a causal sequence "
+                    "transformer trained on next-token loss over a sequence task's tokens)")
     n_layers: int = _f(1, "model", _WIDTH, "transformer blocks, or MLP hidden layers")
     d_model: int = _f(128, "model", _WIDTH, "transformer residual width")
     n_heads: int = _f(4, "model", _WIDTH, "attention heads (d_head = d_model / n_heads; must divide d_model)")
@@ -125,6 +148,9 @@ class Config:
                        "x = x + attn(x), then a pre-LN MLP and a final LN)", added=True)
     op_token: bool = _f(False, "model", Boolean(), "transformer: an operator token between the operands (a o b =), "
                         "as Power et al. and Grokfast", added=True)
+    pos: str = _f("learned", "model", Options(("learned", "rope")),
+                  "lm: positional scheme, learned absolute embeddings W_pos (GPT-2) or rotary (RoPE, Su et al. 2021, "
+                  "on every head's full d_head)", added=True)
     tied: bool = _f(False, "model", Boolean(), "W_U = W_E^T restricted to the classes (transformer); MLP with "
                     "embedded inputs: logits = (h W_out) W_E^T, W_out [d_mlp, d_embed] (PAIR)")
     input: str = _f("embed", "model", Options(("embed", "embed-sum", "onehot", "features")),
@@ -139,7 +165,9 @@ class Config:
                            "every initial weight multiplied by this (Omnigrok's alpha)", member=True)
     init_std: float | None = _f(None, "model", _POSITIVE, "MLP: fixed init std instead of 1/sqrt(fan_in)")
     # --- optimizer (groklab.train.optim) and loss (groklab.train.losses)
-    optimizer: str = _f("adamw", "optim", Options(("adamw", "adam", "sgd")), "the optimizer")
+    optimizer: str = _f("adamw", "optim", Options(("adamw", "adam", "sgd", "muon")),
+                        "the optimizer (muon: optax.contrib.muon on the hidden weight matrices, AdamW on the "
+                        "embeddings, unembedding and biases; Tveit et al. 2025)")
     lr: float = _f(1e-3, "optim", _POSITIVE, "peak learning rate (after warm-up)", member=True)
     wd: float = _f(1.0, "optim", _NONNEG, "decoupled (AdamW) or L2 (Adam, SGD) weight decay", member=True)
     beta1: float = _f(0.9, "optim", _UNIT_OPEN_RIGHT, "Adam(W) first-moment decay", member=True)
@@ -147,11 +175,20 @@ class Config:
     eps: float = _f(1e-8, "optim", _POSITIVE, "Adam(W) epsilon")
     momentum: float = _f(0.0, "optim", _UNIT_OPEN_RIGHT, "SGD momentum")
     warmup: int = _f(10, "optim", _COUNT, "linear learning-rate warm-up steps")
+    schedule: str = _f("constant", "optim", Options(("constant", "cosine", "one-cycle")),
+                       "learning rate after warm-up: constant, cosine (to 0 at `steps`) or one-cycle (PyTorch's "
+                       "OneCycleLR: cosine up from lr/25 over the first 0.3 of `steps`, then down to lr/25e4)",
+                       added=True)
     grokfast: str = _f("none", "optim", Options(("none", "ema", "ma")), "Grokfast gradient filter (Lee et al. 2024)")
     grokfast_alpha: float = _f(0.98, "optim", _UNIT_OPEN_RIGHT, "EMA momentum (Lee et al. 2024)", member=True)
     grokfast_lamb: float = _f(2.0, "optim", _NONNEG, "amplification of the slow gradient", member=True)
     grokfast_window: int = _f(100, "optim", _POS_INT, "MA window")
     orthograd: bool = _f(False, "optim", Boolean(), "⊥Grad (Prieto et al. 2025) around the optimizer")
+    frob_lamb: float = _f(0.0, "optim", _NONNEG, "delayed Frobenius penalty (vuciv/grokfast's delayed compression): "
+                          "frob_lamb·Σ‖W‖²_F over weight matrices added to the loss at every step whose minibatch "
+                          "train accuracy is >= frob_threshold (0: off)", added=True)
+    frob_threshold: float = _f(0.99, "optim", _UNIT_OPEN_LEFT, "minibatch train accuracy that switches the delayed "
+                               "Frobenius penalty on for that step", added=True)
     loss: str = _f("ce", "optim", Options(("ce", "stablemax", "mse")), "loss: cross-entropy, StableMax CE or MSE")
     loss_dtype: str = _f("float32", "optim", Options(("float32", "float64")), "dtype the loss is computed in")
     # --- training loop (groklab.train.loop)
@@ -165,6 +202,12 @@ class Config:
     ckpt_dense: float = _f(0.25, "loop", Interval(float, 0, 10),
                            "also checkpoint at an evaluation where a live member's train or test loss or weight "
                            "norm moved by more than this (natural log) since the last checkpoint (0: log grid only)",
+                           added=True)
+    until: str | None = _f(None, "loop", Pattern(r"generalized(:([1-9][0-9]{0,2}|1000))?",
+                                                "generalized or generalized:N with N in [1, 1000]",
+                                                ("generalized:0", "generalized:x", "memorized")),
+                           "stop early: generalized[:N] ends training once every live member's test accuracy has "
+                           "been >= acc_threshold at N consecutive evaluations (N default 3); none: all `steps`",
                            added=True)
     seed: int = _f(0, "loop", _SEED, "initialisation and minibatch order", member=True)
     device: str = _f("auto", "loop", Options(("auto", "cpu", "cuda")), "where to train (auto: an accelerator if any)")

@@ -8,6 +8,7 @@ and ``--help``), and names a few values it rejects (for tests). Errors read
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,6 +160,24 @@ class Text(Constraint):
         if self.no_nul:
             out.append("a\x00b")
         return out
+
+
+@dataclass(frozen=True)
+class Pattern(Constraint):
+    """A string matching ``regex`` in full, described as ``what``; ``bad`` are strings it rejects (for tests)."""
+
+    regex: str
+    what: str
+    bad: tuple = ()
+
+    def ok(self, value: Any) -> bool:
+        return isinstance(value, str) and re.fullmatch(self.regex, value) is not None
+
+    def describe(self) -> str:
+        return self.what
+
+    def invalid(self) -> list:
+        return list(self.bad)
 
 
 def type_invalid(typ: type, optional: bool) -> list:

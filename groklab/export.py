@@ -9,6 +9,11 @@ unembedding bias b_U, which groklab's transformer does not have, are zero. A tie
 W_E[:n_classes]ᵀ. The vocabulary includes groklab's '=' token (id = the task's vocabulary size),
 so d_vocab = vocab + 1 and d_vocab_out = n_classes; inputs are `a b =` with no BOS token.
 
+The causal sequence model (``model = lm``) maps the same way with its own shapes: d_vocab = d_vocab_out =
+the task's vocabulary, n_ctx = its sequence length, logits at every position; ``pos = "rope"`` becomes
+``positional_embedding_type = "rotary"`` (rotary_dim = d_head, GPT-NeoX pairing, base 10,000) and has no
+W_pos.
+
 Needs the optional extra ``groklab[tl]`` (torch and a TransformerLens that still has
 ``HookedTransformer``, i.e. before 4.0); both are imported only inside these functions.
 """
@@ -49,12 +54,14 @@ def _import_tl():
 
 
 def _shape(cfg: Config) -> tuple[int, int, int]:
-    """(d_vocab incl. '=', n_ctx incl. '=', n_classes) of the config's task."""
+    """(d_vocab incl. '=', n_ctx incl. '=', n_classes) of the config's task; the lm's: (vocab, T, vocab)."""
     from groklab.tasks import build_table
 
     table = build_table(cfg)
     if table.vocab_size is None:
         raise ConfigError(f"export: task {cfg.task} has real-valued inputs; only token tasks have a transformer")
+    if cfg.model == "lm":
+        return table.vocab_size, table.x.shape[1], table.vocab_size
     return table.vocab_size + 1, table.x.shape[1] + 1, table.n_classes
 
 
@@ -64,8 +71,8 @@ def hooked_config_dict(cfg: Config) -> dict[str, Any]:
     JSON-able: ``HookedTransformerConfig(**hooked_config_dict(cfg))`` rebuilds it. ConfigError for
     an MLP or an activation TransformerLens lacks (quadratic).
     """
-    if cfg.model != "transformer":
-        raise ConfigError(f"export: model must be transformer for --format transformer-lens, got {cfg.model}")
+    if cfg.model not in ("transformer", "lm"):
+        raise ConfigError(f"export: model must be transformer or lm for --format transformer-lens, got {cfg.model}")
     if cfg.layernorm and cfg.ln_place != "pre":
         raise ConfigError(f"export: ln_place {cfg.ln_place} has no TransformerLens equivalent; allowed: pre")
     if not cfg.bias or cfg.op_token:
@@ -74,11 +81,14 @@ def hooked_config_dict(cfg: Config) -> dict[str, Any]:
     if cfg.act not in _ACT_FN:
         raise ConfigError(f"export: act {cfg.act} has no TransformerLens equivalent; allowed: {', '.join(_ACT_FN)}")
     d_vocab, n_ctx, n_classes = _shape(cfg)
+    rope = cfg.model == "lm" and cfg.pos == "rope"
+    pos = {"positional_embedding_type": "rotary", "rotary_dim": cfg.d_model // cfg.n_heads,
+           "rotary_adjacent_pairs": False, "rotary_base": 10_000} if rope else {"positional_embedding_type": "standard"}
     return {
         "n_layers": cfg.n_layers, "d_model": cfg.d_model, "d_head": cfg.d_model // cfg.n_heads,
         "n_heads": cfg.n_heads, "d_mlp": cfg.d_mlp, "d_vocab": d_vocab, "d_vocab_out": n_classes,
         "n_ctx": n_ctx, "act_fn": _ACT_FN[cfg.act], "normalization_type": "LN" if cfg.layernorm else None,
-        "positional_embedding_type": "standard", "attn_only": False, "default_prepend_bos": False,
+        **pos, "attn_only": False, "default_prepend_bos": False,
         "eps": 1e-5, "original_architecture": "groklab", "model_name": f"groklab-{cfg.task}",
     }
 
@@ -92,9 +102,11 @@ def hooked_state_dict(params: dict[str, np.ndarray], cfg: Config) -> dict[str, n
     hc = hooked_config_dict(cfg)
     f32 = {k: np.asarray(v, np.float32) for k, v in params.items()}
     h, dh, d = hc["n_heads"], hc["d_head"], hc["d_model"]
-    sd = {"embed.W_E": f32["W_E"], "pos_embed.W_pos": f32["W_pos"],
+    sd = {"embed.W_E": f32["W_E"],
           "unembed.W_U": f32["W_E"][:hc["d_vocab_out"]].T.copy() if cfg.tied else f32["W_U"],
           "unembed.b_U": np.zeros(hc["d_vocab_out"], np.float32)}
+    if hc["positional_embedding_type"] == "standard":
+        sd["pos_embed.W_pos"] = f32["W_pos"]
     for layer in range(cfg.n_layers):
         b = f"blocks.{layer}."
         names = [b + "attn.W_Q", b + "attn.W_K", b + "attn.W_V", b + "attn.W_O",

@@ -154,6 +154,55 @@ PRESETS: dict[str, dict] = {
                        beta2=0.98, warmup=10, batch_size=512, grokfast="ema", grokfast_alpha=0.98, grokfast_lamb=2.0,
                        steps=5_000, eval_every=50),
     },
+    "kg-compose-paper": {
+        "cite": "Wang et al. 2024, Grokked transformers are implicit reasoners (composition.2000.200.18.0, "
+                "OSU-NLP-Group/GrokkedTransformer)",
+        "description": "their composition run: 2,000 entities, 200 relations, phi 18, 8-layer GPT-2-size lm (GPU)",
+        "note": "their graph (20 facts per entity, 5% OOD) and model (8 layers, width 768, 12 heads, MLP 3,072, tied "
+                "unembedding, pre-LN, learned positions), AdamW lr 1e-4 wd 0.1 betas (0.9, 0.999), 2,000 warm-up "
+                "steps, batch 512, 1.5M steps; a GPU run (`--device cuda`): evaluation scores all ~720,000 rows at "
+                "once. Not run here (no GPU); groklab's departures from their code are listed by `groklab reproduce "
+                "grokked-reasoning`",
+        "values": dict(task="kg-compose", kg_entities=2000, kg_relations=200, kg_degree=20, kg_phi=18.0, n_test=3000,
+                       kg_seed=0, frac=0.3, model="lm", n_layers=8, d_model=768, n_heads=12, d_mlp=3072, act="gelu",
+                       layernorm=True, ln_place="pre", pos="learned", tied=True, bias=True, init="normal",
+                       init_scale=1.0, optimizer="adamw", lr=1e-4, wd=0.1, beta1=0.9, beta2=0.999, eps=1e-8,
+                       warmup=2000, loss="ce", loss_dtype="float32", batch_size=512, steps=1_500_000,
+                       grokfast="none", orthograd=False, eval_every=10_000),
+    },
+    "kg-compose": {
+        "cite": "Wang et al. 2024, Grokked transformers are implicit reasoners (composition, OSU-NLP-Group/"
+                "GrokkedTransformer)",
+        "description": "two-hop composition in a 50-entity knowledge graph, phi 7.2, 2-layer causal lm, AdamW",
+        "note": "their construction (5% OOD atomic facts, inferred ratio phi = 7.2, one of their six, loss on the "
+                "answer and </a>) on 50 entities, 10 relations and 10 facts per entity instead of 2,000, 200 and 20; "
+                "a 2-layer width-64 causal transformer instead of their 8-layer GPT-2 (width 768); AdamW lr 3e-3 wd "
+                "0.3 batch 128 instead of lr 1e-4 wd 0.1 batch 512. Chosen from short runs here (1 seed each, 2 "
+                "cores at load 10-13): at phi 8 train accuracy 0.95 and ID test accuracy 0.73 at step 2,000; at phi "
+                "5.4 (batch 256) train 0.96 and ID 0.13 at 1,500; lr 1e-3 wd 1 learned slower. `groklab reproduce "
+                "grokked-reasoning` (3 seeds, 10.8 min at load 9): train accuracy >= 0.9 at steps 1,100-1,259, ID "
+                "test inferred >= 0.9 at 4,800-5,600 (0.94-0.96 at 10,000), OOD test inferred at most 0.19",
+        "values": dict(task="kg-compose", kg_entities=50, kg_relations=10, kg_degree=10, kg_phi=7.2, n_test=300,
+                       model="lm", n_layers=2, d_model=64, n_heads=4, d_mlp=256, act="gelu", layernorm=True,
+                       ln_place="pre", pos="learned", tied=False, optimizer="adamw", lr=3e-3, wd=0.3, beta1=0.9,
+                       beta2=0.98, warmup=100, batch_size=128, steps=10_000, eval_every=100),
+    },
+    "secret-sharer": {
+        "cite": "Carlini et al. 2019, The Secret Sharer (canaries, exposure); Carlini et al. 2023 (k-extractable)",
+        "description": "2-layer causal lm on the pydoc topics, canaries inserted 1, 10, 100 times, exposure ranked "
+                       "exactly",
+        "note": "the stdlib's pydoc topics (held-out documents, ~10% of the text), byte-level BPE of 512 tokens "
+                "trained on the training documents, 1,024 training windows of 32 tokens; three canaries \"the red "
+                "secret number is DDD\" (blue, green; |R| = 1,000) inserted 1, 10 and 100 times; minibatch "
+                "AdamW. `groklab reproduce secret-sharer` trains it over 3 seeds and compares with the paper "
+                "(docs/results.md). Measured there (3 seeds, 19 min on 2 cores at load 9): held-out perplexity "
+                "lowest (62.9) at step ~241, 1,130 at step 1,500; the 100x and 10x canaries at the 9.97-bit ceiling "
+                "by steps 100 and 200, the 1x canary at 5.2 bits at step 241 and at the ceiling by 600-800",
+        "values": dict(task="pydoc", model="lm", frac=0.9, corpus_vocab=512, corpus_context=32, corpus_windows=1024,
+                       canary_reps="1,10,100", canary_digits=3, n_layers=2, d_model=64, n_heads=4, d_mlp=256,
+                       act="gelu", layernorm=True, ln_place="pre", optimizer="adamw", lr=3e-3, wd=0.1, warmup=50,
+                       batch_size=32, steps=1500, eval_every=100, eval_per_decade=5),
+    },
 }
 
 for _wd in (0, 5, 15, 20):

@@ -13,7 +13,10 @@ bench = load()
 
 TINY_T = dict(p=11, frac=0.5, d_model=16, n_heads=2, d_mlp=32)
 TINY_MLP = dict(p=11, d_embed=8, d_mlp=8)
-TINY_TTG = dict(p=11, d_mlp=64, steps=30, eval_every=5)
+# Gromov's quadratic MLP on a + b mod 13: 99% test accuracy near step 95 (seconds)
+TINY_TTG = dict(p=13, frac=0.7, d_mlp=128, init_std=0.5 / (2 * 128) ** (1 / 3), steps=200, eval_every=5)
+TINY_LM = dict(corpus_windows=64, corpus_context=16, corpus_vocab=300, d_model=16, n_heads=2, d_mlp=32, n_layers=1,
+               batch_size=8)
 
 
 def tiny_plan() -> "bench.Plan":
@@ -21,7 +24,7 @@ def tiny_plan() -> "bench.Plan":
                       step_models={"nanda2023": ("nanda2023", TINY_T), "mlp-wide": ("pair2023", TINY_MLP)},
                       chunk=3, reps=1, torch_steps=2, ensemble_preset=("pair2023", TINY_MLP),
                       ensemble_sizes=(1, 2), ensemble_chunk=3, ensemble_reps=1,
-                      ttg={"fast": ("gromov2023", TINY_TTG)}, quick=True)
+                      ttg={"fast": ("gromov2023", TINY_TTG)}, lm=TINY_LM, sweep_file=None, quick=True)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +76,7 @@ def test_time_to_99_runs_cold_and_warm_in_child_processes(result):
 def test_time_to_99_ratio_is_slow_over_fast_and_none_when_skipped(monkeypatch):
     runs = {"a": 100.0, "b": 4.0}
     monkeypatch.setattr(bench, "_run_child", lambda preset, ov, cache, compile_only=False: {
-        "step": int(runs[preset]), "total_s": runs[preset], "budget": 1000})
+        "step": int(runs[preset]), "total_s": runs[preset], "budget": 1000, "flops": 1e9})
     plan = bench.Plan(ttg={"slow": ("a", {}), "fast": ("b", {})})
     t = bench.time_to_99(plan)
     assert t["ratio_warm"] == pytest.approx(25.0) and t["ratio_cold"] == pytest.approx(25.0)
@@ -141,3 +144,66 @@ def test_bench_command_is_registered(capsys):
     with pytest.raises(SystemExit):
         main(["bench", "--help"])
     assert "--quick" in capsys.readouterr().out
+
+
+def test_sequence_model_row_times_both_loops_of_one_model(result):
+    r = result[0]["lm"]
+    assert r["groklab_tokens_s"] > 0 and r["context"] == TINY_LM["corpus_context"] and r["batch"] == 8
+    if result[0]["machine"]["torch"]:
+        assert r["torch_tokens_s"] > 0 and r["ratio"] == pytest.approx(r["groklab_tokens_s"] / r["torch_tokens_s"])
+        assert r["max_logit_diff"] < 1e-4          # the PyTorch twin computes groklab's function
+    assert "(g) sequence model" in (result[1] / "latest-quick.md").read_text()
+
+
+def test_time_to_99_stops_at_the_first_evaluation_at_99_and_counts_its_flops(result):
+    from groklab import resolve
+    from groklab.api import step_flops
+    from groklab.train.loop import Trainer
+
+    r = result[0]["time_to_99"]["fast"]["cold"]
+    assert r["step"] is not None and r["step"] < TINY_TTG["steps"], "the recipe reaches 99% well within its budget"
+    per_step, _ = step_flops(Trainer([resolve("gromov2023", **TINY_TTG)]))
+    assert r["flops"] == pytest.approx(per_step * r["step"]) and r["eval_flops"] > 0
+
+
+def test_targets_compare_in_their_direction():
+    res = {"steps": [{"model": "nanda2023", "ratio": 6.0, "gflops": 80.0}, {"model": "mlp-wide", "ratio": 1.2}],
+           "ensemble": [{"E": 64, "ratio": 1.4}], "ceiling": {"gflops": {"numpy": {"2048": 100.0}}},
+           "sweep": {"ratio": 6.0},
+           "time_to_99": {"nanda2023-fast": {"warm": {"step": 40, "total_s": 2.5, "flops": 4e11}}, "ratio_warm": 120}}
+    got = {t["name"]: t for t in bench.targets(res)}
+    assert got["step_vs_torch"]["met"] and got["ceiling_frac"]["value"] == pytest.approx(0.8)
+    assert got["ceiling_frac"]["met"] and got["ceiling_frac"]["ceiling"] == 100.0
+    assert got["mlp_wide_vs_torch"]["met"] is False and got["ensemble_e64"]["met"] and got["sweep_packed"]["met"]
+    assert got["fast_ttg_s"]["met"] and got["fast_ttg_s"]["op"] == "≤"
+    assert got["fast_ttg_tflop"]["value"] == pytest.approx(0.4) and got["fast_ttg_tflop"]["met"] is False
+    assert got["fast_vs_slow"]["met"]
+
+
+def test_sweep_flags_rebuild_each_points_config():
+    from benchmarks.sweep_bench import DEFAULT_FILE, train_flags
+    from groklab.cli.flags import config_overrides
+    from groklab.cli.parser import build_parser
+    from groklab.config import from_dict
+    from groklab.sweep.spec import load_sweep_file
+
+    configs = load_sweep_file(DEFAULT_FILE).configs
+    assert len(configs) == 64
+    for c in configs[:: 9]:
+        args = build_parser().parse_args(["train", *train_flags(c)])
+        again = from_dict(config_overrides(args)).to_dict()
+        assert {k: v for k, v in again.items() if k not in ("preset", "name")} == \
+            {k: v for k, v in c.items() if k not in ("preset", "name")}
+
+
+@pytest.mark.slow
+def test_sweep_row_times_one_sweep_process_and_one_train_process_per_point(tmp_path):
+    from benchmarks.sweep_bench import sweep_speed
+
+    spec = tmp_path / "tiny.toml"
+    spec.write_text('name = "tiny"\npreset = "gromov2023"\nbudget = 10\n[base]\np = 7\nd_mlp = 8\n'
+                    'eval_every = 5\n[grid]\nwd = [0, 1]\n')
+    r = sweep_speed(spec)
+    assert r["points"] == 2 and r["steps"] == 10
+    assert r["packed_s"] > 0 and r["separate_s"] >= r["separate_max_s"] > 0
+    assert r["ratio"] == pytest.approx(r["separate_s"] / r["packed_s"])

@@ -102,7 +102,7 @@ def test_export_rejects_mlp_runs_and_quadratic_activations(tmp_path, capsys):
     mlp = resolve("gromov2023", p=P, d_mlp=16, steps=1)
     rid = store.create_runs([mlp.to_dict()], code_version="test", machine="test")[0]
     err = _one_line_error(capsys, ["export", rid, "--format", "transformer-lens", "--store", str(store.root)])
-    assert "transformer runs only" in err
+    assert "transformer and lm runs only" in err
     with pytest.raises(ConfigError, match="act quadratic"):
         hooked_config_dict(_cfg(act="quadratic"))
     err = _one_line_error(capsys, ["export", rid, "--format", "onnx", "--store", str(store.root)])

@@ -19,6 +19,7 @@ from groklab.measure import (
     tpr_at_fpr,
     tpr_at_fpr_jax,
 )
+from groklab.measure.labels import LABELS_VERSION
 
 STEPS = np.arange(0, 10_000, 100)
 
@@ -101,7 +102,7 @@ def test_summarize_curves_reports_times_delay_and_classes():
     out = summarize_curves(STEPS, train_acc, test_acc, train_loss, test_loss)
     assert out == {"t_mem": 300, "t_gen": 4000, "delay": 3700, "phase": "grokking", "phase_rule": "relative",
                    "pair_class": "grok", "pair_rule": "losses as given", "t_train_liu": 200, "t_test_liu": 3000,
-                   "gap_evals": 28}
+                   "gap_evals": 28, "labels_version": LABELS_VERSION}
     never = summarize_curves(STEPS, train_acc, np.zeros_like(STEPS, float), train_loss, test_loss,
                              pair_thresholds={"gen_ratio": 1e9})
     assert (never["t_gen"], never["delay"], never["phase"], never["pair_class"]) == (

@@ -24,7 +24,28 @@ from groklab.report import (
 )
 from groklab.report.view import run_sections
 
-RUN_SECTIONS = run_sections()
+
+def _sections_of_the_synthetic_run() -> tuple[str, ...]:
+    """Every run-report section but those drawn only from metrics that do not apply to the synthetic run's
+    config (another task's sections, e.g. the text corpus's canaries, or named splits it does not have)."""
+    from types import SimpleNamespace
+
+    from groklab.measure import registry
+
+    setup = SimpleNamespace(cfg=SimpleNamespace(**synthetic_run_view()["run"]["config"]), has_noise=True, splits=())
+
+    def applies(m) -> bool:
+        try:
+            return bool(m.applies(setup))
+        except (AttributeError, TypeError):
+            return True
+
+    drawn = {registry.PANELS[m.panel].section for m in registry.metrics() if m.panel and applies(m)}
+    foreign = {p.section for p in registry.panels()} - drawn
+    return tuple(s for s in run_sections() if s not in foreign)
+
+
+RUN_SECTIONS = _sections_of_the_synthetic_run()
 
 SVG_NS = "http://www.w3.org/2000/svg"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

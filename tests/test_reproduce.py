@@ -20,10 +20,10 @@ from groklab.store import Store
 NAMES = list(rp.EXPERIMENTS)
 
 
-def test_list_names_all_ten_experiments(capsys):
+def test_list_names_every_experiment(capsys):
     assert main(["reproduce", "--list"]) == 0
     text = capsys.readouterr().out
-    assert len(NAMES) == 10
+    assert len(NAMES) == 13                 # ten, accelerators, grokked-reasoning, secret-sharer
     for name in NAMES:
         assert name in text
     assert main(["reproduce", "--list", "--json"]) == 0
@@ -168,7 +168,7 @@ def smoke_store(tmp_path_factory):
     root = tmp_path_factory.mktemp("reproduce") / "store"
     assert main(["reproduce", "doshi2023", "--smoke", "--store", str(root), "--quiet"]) == 0
     st = Store(root)
-    for name in ("nanda2023-fraction", "prieto2025", "leakage", "liu2022"):
+    for name in ("nanda2023-fraction", "prieto2025", "leakage", "liu2022", "grokked-reasoning"):
         rp.reproduce(st, name, smoke=True, report=False)
     return root
 
@@ -177,8 +177,8 @@ def smoke_store(tmp_path_factory):
 def test_smoke_reproduction_is_a_reproduce_sweep_with_every_point_done(smoke_store):
     st = Store(smoke_store, create=False)
     sweeps = rp.reproduction_sweeps(st)
-    assert sorted(s["name"] for s in sweeps) == ["doshi2023", "leakage", "liu2022", "nanda2023-fraction",
-                                                     "prieto2025"]
+    assert sorted(s["name"] for s in sweeps) == ["doshi2023", "grokked-reasoning", "leakage", "liu2022",
+                                                     "nanda2023-fraction", "prieto2025"]
     for s in sweeps:
         assert s["kind"] == "reproduce" and s["spec"]["smoke"] is True and s["status"] == "completed"
         assert s["spec"]["cpus"] == os.cpu_count() and s["spec"]["load_avg"] >= 0
@@ -246,6 +246,31 @@ def test_leakage_rows_are_the_stored_attack_curves(smoke_store):
 
 
 @pytest.mark.slow
+def test_grokked_reasoning_rows_are_the_stored_split_curves(smoke_store):
+    st = Store(smoke_store, create=False)
+    res = rp.compare(st, rp.newest(st, "grokked-reasoning")["sweep_id"])
+    by_q = {r["quantity"]: r for r in res["rows"]}
+    runs = st.list_runs(sweep_id=res["sweep_id"])
+    assert len(runs) == rp.MIN_SEEDS and len({r["group_id"] for r in runs}) == 1      # the seeds: one ensemble
+    ms = [st.metrics(r["run_id"]) for r in runs]
+    from groklab.reproduce.grokked_reasoning import WANG_SPLITS
+
+    for key, what in WANG_SPLITS:
+        row = by_q[f"{what} accuracy at the end (max over the run)"]
+        assert row["ours"] == pytest.approx(sorted(float(m[f"acc_{key}"][-1]) for m in ms)[1])
+    for r in runs:                                  # each split's t_mem / t_gen is in the run's summary
+        sp = r["summary"]["splits"]
+        assert "t_mem" in sp["atomic_id"] and "t_gen" in sp["inferred_id"] and "t_gen" in sp["inferred_ood"]
+    ood = by_q["OOD test inferred facts: generalizes (accuracy ≥ 0.9)"]
+    assert ood["published"]["value"] == "no"
+    if all(float(np.max(m["acc_inferred_ood"])) < 0.9 for m in ms):      # a short run decides nothing
+        assert ood["verdict"].startswith("undecided (budget")
+    assert "kg_entities 40 (paper 2,000)" in res["departures"] and "n_layers 1 (paper 8)" in res["departures"]
+    (table,) = res["tables"]
+    assert table["header"][:3] == ["step", "train", "ID atomic"]
+
+
+@pytest.mark.slow
 def test_phase_diagram_cells_are_the_stored_phases_and_delays(smoke_store):
     st = Store(smoke_store, create=False)
     res = rp.compare(st, rp.newest(st, "liu2022")["sweep_id"])
@@ -298,7 +323,11 @@ def test_full_versions_run_a_complete_published_setup_with_at_least_three_seeds(
         missing = [k for k in rp.required_fields(setup) if k not in setup]
         assert not missing, f"{name}/{label}: the published setup lacks {missing}"
         assert all(k in FIELDS for k in setup), f"{name}/{label}: {set(setup) - set(FIELDS)}"
-    assert all(len(s) >= rp.MIN_SEEDS for s in seeds.values()), {k: len(v) for k, v in seeds.items()}
+    import importlib
+
+    probes = set(getattr(importlib.import_module(exp.points.__module__), "PROBE_LABELS", ()))  # one seed by design
+    arms = {k: v for k, v in seeds.items() if k not in probes}
+    assert arms and all(len(s) >= rp.MIN_SEEDS for s in arms.values()), {k: len(v) for k, v in arms.items()}
 
 
 def test_departures_are_the_diff_of_the_stored_configs_against_the_setup():
@@ -368,3 +397,29 @@ def test_step_rows_are_the_median_over_seeds_with_their_range():
     row = rp.reach(_FakeOutcome({"a": missed}), "a", "test_acc", 0.9, published=rp.Published(1_000, "src"),
                    quantity="q")
     assert row.bound == ">" and row.ours == 300 and row.verdict == "undecided (budget 300)"
+
+
+@pytest.mark.slow
+def test_accelerator_race_table_is_read_from_the_store(tmp_path):
+    from groklab.reproduce import accelerators as acc
+    from groklab.reproduce.core import first_reach
+
+    st = Store(tmp_path / "store")
+    res = rp.reproduce(st, "accelerators", smoke=True, report=False)
+    race, grid = res["tables"]
+    by_arm = {row[0]: row for row in race["rows"]}
+    assert set(by_arm) == set(acc.SMOKE_ARMS)
+    runs = {r["name"].partition("/")[2]: r for r in st.list_runs(sweep_id=res["sweep_id"])}
+    for arm in acc.SMOKE_ARMS:
+        m = st.metrics(runs[arm]["run_id"])
+        hit = first_reach(m["step"], m["test_acc"], acc.RACE_ACC)
+        assert by_arm[arm][3] == acc.interval([hit], "steps", int(m["step"][-1]))
+    label, a, b = acc._grid("adamw")[0]
+    m = st.metrics(runs[label]["run_id"])
+    hit = first_reach(m["step"], m["test_acc"], acc.RACE_ACC)
+    cell = grid["rows"][0][1 + list(acc.GRID).index((a, b))]
+    assert (cell == "—") if hit is None else cell.startswith(f"{hit:,}")
+    by_q = {r["quantity"].split(":")[0]: r for r in res["rows"]}
+    assert by_q["GrokTransfer"]["ours"] == "open" and by_q["GrokTransfer"]["verdict"] == "—"
+    assert by_q["grokfast-ema"]["published"]["value"] == rp.GROKFAST_SPEEDUP["ema"]
+    assert "not trained" in by_q["grokfast-ema"]["why"]          # not in the smoke version

@@ -27,6 +27,7 @@ def cmd_bench(args) -> int:
 
     bench = load()
     plan = bench.Plan.quick_plan() if args.quick else bench.Plan.full()
+    plan = plan.on_device(args.device) if args.device else plan
     res = bench.run(plan, Path(args.out) if args.out else None)
     if args.json:
         print_json(res)
@@ -47,4 +48,6 @@ def register(subparsers, common) -> None:
     p.add_argument("--quick", action="store_true",
                    help="fewer repetitions and sizes; skips nanda2023's run to 99%% (results suffixed -quick)")
     p.add_argument("--out", metavar="DIR", default=None, help="results folder (default benchmarks/results)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default=None,
+                   help="train every benchmarked model there (default: each config's auto); see benchmarks/device.sh")
     p.set_defaults(func=cmd_bench)

@@ -22,9 +22,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         check_out(args.out, **where)          # before anything is loaded
     row = st.get_run(args.run)
     cfg = from_dict(row["config"])
-    if cfg.model != "transformer":
+    if cfg.model not in ("transformer", "lm"):
         raise ConfigError(f"export: run {row['run_id']} is an {cfg.model}; --format transformer-lens exports "
-                          "transformer runs only")
+                          "transformer and lm runs only")
     if args.step is not None and not args.step.isdigit():
         raise ConfigError(f"step: expected a checkpoint step (an integer), got {args.step!r}")
     step, params = load_params(row["run_id"], None if args.step is None else int(args.step), store=st)

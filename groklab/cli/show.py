@@ -7,6 +7,12 @@ import argparse
 from groklab.cli.output import fmt, pair_text, print_json, safe
 
 
+def to_gen_text(g: dict, threshold: float) -> str:
+    """What reaching t_gen cost, in one line (the summary's ``to_gen``)."""
+    return (f"to test acc >= {threshold:g}: step {g['step']}, {fmt(g['seconds'])} s (compilation included), "
+            f"{g['flops'] / 1e12:.3g} TFLOP training + {g['eval_flops'] / 1e12:.3g} evaluating")
+
+
 def _print_summary(r: dict, s: dict) -> None:
     from groklab.measure.labels import outcome_line
 
@@ -20,6 +26,8 @@ def _print_summary(r: dict, s: dict) -> None:
           f"test acc {fmt(fin.get('test_acc'))} loss {fmt(fin.get('test_loss'))}")
     print(f"  t_mem {fmt(s.get('t_mem'))}  t_gen {fmt(s.get('t_gen'))}  delay {fmt(s.get('delay'))}  "
           f"phase {fmt(s.get('phase'))}  PAIR class {pair_text(s)}")
+    if s.get("to_gen"):
+        print(f"  {to_gen_text(s['to_gen'], r['config'].get('acc_threshold') or 0.99)}")
     if s.get("phase"):
         print(f"  {outcome_line(s, r['config'].get('phase_threshold') or 0.9)}"
               + (f" (phase rule: {s['phase_rule']})" if s.get("phase_rule") else ""))

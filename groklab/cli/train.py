@@ -7,6 +7,7 @@ import sys
 
 from groklab.cli.flags import add_config_flags, add_memory_flag, config_overrides, member_configs
 from groklab.cli.output import TrainProgress, print_json, safe, summary_table
+from groklab.cli.show import to_gen_text
 from groklab.cli.signals import sigterm_interrupts
 from groklab.cli.trackers import add_tracker_flags, check_tracker_flags, export_to_trackers
 from groklab.errors import ConfigError
@@ -52,6 +53,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         print_json({"group_id": res.group_id, "runs": res.summaries})
     else:
         print(summary_table(res.summaries))
+        if len(res.summaries) == 1 and res.summaries[0].get("to_gen"):
+            thr = store.get_run(res.run_ids[0])["config"].get("acc_threshold") or 0.99
+            print(to_gen_text(res.summaries[0]["to_gen"], thr))
         print(f"store: {safe(store.root)}  (groklab show {res.run_ids[0]} --store {safe(store.root)})")
     for s in res.summaries:
         if s["status"] == "diverged":

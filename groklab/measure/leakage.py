@@ -13,7 +13,8 @@ References:
 
 Each measure has a numpy version taking the two groups of losses, and a JAX version taking one
 array of losses with masks (fixed shapes, so it can be jitted and vmapped over an ensemble). Both
-run the same code, so they give the same numbers on the same float dtype.
+count from one sorted order (``_ranked``: one sort serves the AUC and the TPR, no binary searches), so
+they give the same numbers on the same float dtype.
 """
 
 from __future__ import annotations
@@ -31,34 +32,71 @@ if TYPE_CHECKING:
 _FPR_REL_TOL = 1e-6
 
 
-def _auc(losses, is_train, valid, xp: ModuleType, count_dtype):
-    """AUC as the Mann–Whitney U statistic: for each non-member, count members with a strictly
-    lower loss plus half those with an equal loss, by binary search in the sorted member losses."""
+def _sorted_jax(losses, member, nonmember):
+    """The valid losses in increasing order with their member / non-member flags, by one sort of one
+    uint32 key: a non-negative float32's bits (-0 made +0) shifted left, the member flag in the lowest
+    bit, padding as the largest key. XLA's CPU sort of a single integer operand is several times faster
+    than of a float key or of several operands. Losses below 0 (no per-example loss here has them) are
+    not ordered by this key; float64 losses keep a sort of their own values."""
+    import jax
+    import jax.numpy as jnp
+
+    if losses.dtype != jnp.float32:
+        valid = member | nonmember
+        return jax.lax.sort((jnp.where(valid, losses, jnp.inf), member, nonmember), num_keys=1)
+    bits = jax.lax.bitcast_convert_type(losses + jnp.float32(0.0), jnp.uint32)
+    pad = jnp.uint32(0xFFFFFFFF)
+    key = jnp.where(member | nonmember, (bits << 1) | member.astype(jnp.uint32), pad)
+    k = jnp.sort(key)
+    valid = k != pad
+    return k >> 1, valid & (k & 1 == 1), valid & (k & 1 == 0)
+
+
+def _ranked(losses, is_train, valid, xp: ModuleType):
+    """One sort shared by both measures: the valid losses in increasing order (padding last) with the
+    member and non-member flags carried along, and, for every sorted position, the first and one past
+    the last position of its run of equal losses (found by running max / min, not by searches)."""
     member = is_train & valid
     nonmember = ~is_train & valid
-    n_member = member.sum()
-    n_nonmember = nonmember.sum()
-    # Non-members and padding sort last as +inf; searchsorted "right" is capped at the member count
-    # so that the padding never counts as a tie with a non-member loss of +inf.
-    member_sorted = xp.sort(xp.where(member, losses, xp.inf))
-    below = xp.searchsorted(member_sorted, losses, side="left")
-    at_or_below = xp.minimum(xp.searchsorted(member_sorted, losses, side="right"), n_member)
-    twice_u = xp.sum(xp.where(nonmember, below + at_or_below, 0), dtype=count_dtype)
+    if xp is np:
+        order = np.argsort(np.where(valid, losses, np.inf), kind="stable")
+        s, m_s, n_s = losses[order], member[order], nonmember[order]
+        cummax, cummin_rev = np.maximum.accumulate, lambda a: np.minimum.accumulate(a[::-1])[::-1]
+    else:
+        import jax
+
+        s, m_s, n_s = _sorted_jax(losses, member, nonmember)
+        cummax, cummin_rev = jax.lax.cummax, lambda a: jax.lax.cummin(a, reverse=True)
+    n = s.shape[0]
+    new_run = xp.concatenate([xp.ones(1, bool), s[1:] != s[:-1]])     # position i starts a run of equal losses
+    ends = xp.concatenate([new_run[1:], xp.ones(1, bool)])            # position i ends one
+    idx = xp.arange(n)
+    return s, m_s, n_s, cummax(xp.where(new_run, idx, 0)), cummin_rev(xp.where(ends, idx + 1, n))
+
+
+def _auc(losses, is_train, valid, xp: ModuleType, count_dtype):
+    """AUC as the Mann–Whitney U statistic: for each non-member, count members with a strictly
+    lower loss plus half those with an equal loss, read off the member counts before the start and
+    before the end of its run of equal losses in the one sorted order (``_ranked``)."""
+    s, m_s, n_s, first, stop = _ranked(losses, is_train, valid, xp)
+    n_member = m_s.sum()
+    n_nonmember = n_s.sum()
+    before = xp.concatenate([xp.zeros(1, count_dtype), xp.cumsum(m_s, dtype=count_dtype)])   # members before i
+    twice_u = xp.sum(xp.where(n_s, before[first] + before[stop], 0), dtype=count_dtype)
     return twice_u / (2.0 * n_member * n_nonmember)
 
 
 def _tpr_at_fpr(losses, is_train, valid, fpr, xp: ModuleType):
     """Flag as members the examples with loss strictly below the (k+1)-th smallest held-out loss,
     k = ⌊fpr · n_heldout⌋: the most permissive threshold whose FPR is at most fpr, even when held-out
-    losses tie at the threshold."""
-    member = is_train & valid
-    nonmember = ~is_train & valid
-    n_member = member.sum()
-    n_nonmember = nonmember.sum()
-    heldout_sorted = xp.sort(xp.where(nonmember, losses, xp.inf))
+    losses tie at the threshold. The threshold is read off the same sorted order as the AUC's."""
+    s, m_s, n_s, first, _ = _ranked(losses, is_train, valid, xp)
+    n_member = m_s.sum()
+    n_nonmember = n_s.sum()
     k = xp.floor(fpr * n_nonmember * (1 + _FPR_REL_TOL)).astype(xp.int32)
-    threshold = heldout_sorted[xp.minimum(k, losses.shape[0] - 1)]
-    true_pos = xp.sum(member & (losses < threshold))
+    # the (k+1)-th non-member in sorted order; members strictly below it are those before its run of ties
+    at = xp.argmax(xp.cumsum(n_s) >= k + 1)
+    true_pos = xp.sum(m_s & (xp.arange(s.shape[0]) < first[at]))
     return xp.where(k >= n_nonmember, 1.0, true_pos / n_member)
 
 
@@ -113,23 +151,33 @@ def mia_auc_jax(losses: jax.Array, is_train: jax.Array, valid: jax.Array) -> jax
 
     losses: [N] per-example losses; is_train: [N] bool, True for members (training examples);
     valid: [N] bool, False for padding to leave out. Returns a float scalar, NaN when either group
-    is empty. Losses must not be NaN. Pair counts are summed in uint32, so n_members ·
+    is empty. Losses must not be NaN, and float32 losses must be >= 0 (every per-example loss is; NaN
+    otherwise). Pair counts are summed in uint32, so n_members ·
     n_nonmembers must stay below 2^31 (N up to about 90,000).
     """
     import jax.numpy as jnp
 
-    return _auc(jnp.asarray(losses), jnp.asarray(is_train, bool), jnp.asarray(valid, bool), jnp,
-                jnp.uint32)
+    losses, valid = jnp.asarray(losses), jnp.asarray(valid, bool)
+    return _unordered_as_nan(losses, valid, _auc(losses, jnp.asarray(is_train, bool), valid, jnp, jnp.uint32))
 
 
 def tpr_at_fpr_jax(losses: jax.Array, is_train: jax.Array, valid: jax.Array,
                    fpr: float | jax.Array = 0.01) -> jax.Array:
     """``tpr_at_fpr`` on fixed shapes, for use inside jit/vmap; arguments as in ``mia_auc_jax``.
 
-    Returns a float scalar; NaN when there are no members. Losses must not be NaN.
+    Returns a float scalar; NaN when there are no members. Losses as in ``mia_auc_jax``.
     """
     import jax.numpy as jnp
 
     _check_fpr(fpr)
-    return _tpr_at_fpr(jnp.asarray(losses), jnp.asarray(is_train, bool), jnp.asarray(valid, bool),
-                       fpr, jnp)
+    losses, valid = jnp.asarray(losses), jnp.asarray(valid, bool)
+    return _unordered_as_nan(losses, valid, _tpr_at_fpr(losses, jnp.asarray(is_train, bool), valid, fpr, jnp))
+
+
+def _unordered_as_nan(losses, valid, out):
+    """NaN where a valid float32 loss is negative: ``_sorted_jax``'s key does not order those."""
+    import jax.numpy as jnp
+
+    if losses.dtype != jnp.float32:
+        return out
+    return jnp.where(jnp.any(valid & (losses < 0)), jnp.nan, out)

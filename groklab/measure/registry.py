@@ -31,14 +31,17 @@ class EvalContext(NamedTuple):
     """What a metric sees of one member at one evaluation (all rows of the task's table)."""
 
     params: dict            # the member's parameters
-    logits: jax.Array       # [N, C]
-    loss: jax.Array         # [N] per-example loss of the run's loss function (float32)
-    pred: jax.Array         # [N] argmax class
+    logits: jax.Array       # [N, C] ([N, T, vocab] for a sequence task)
+    loss: jax.Array         # [N] per-example loss of the run's loss function (float32; a sequence's: the mean
+    #                         over its scored positions)
+    pred: jax.Array         # [N] argmax class ([N, T] for a sequence task)
+    correct: jax.Array      # [N] bool: predicted right (a sequence: at every scored position)
     y_obs: jax.Array        # [N] label each row is scored against (noisy on corrupted train rows)
     y_true: jax.Array       # [N] the task's true label
     is_train: jax.Array     # [N] bool
     is_test: jax.Array      # [N] bool
     is_corrupt: jax.Array   # [N] bool: a training row whose label was replaced
+    splits: dict            # split name -> [N] bool row mask (the task's ``meta["splits"]``; empty if none)
 
     @staticmethod
     def mean(v: jax.Array, mask: jax.Array) -> jax.Array:
@@ -52,6 +55,7 @@ class EvalSetup(NamedTuple):
 
     cfg: Any                # groklab.config.Config (typed loosely: measure sits below config)
     has_noise: bool         # some training labels are corrupted
+    splits: tuple[str, ...] = ()   # the task's named row splits (``meta["splits"]``), see metrics/splits.py
 
 
 @dataclass(frozen=True)

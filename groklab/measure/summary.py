@@ -27,7 +27,8 @@ _CLASSES: dict[tuple, int | None] = {}
 
 def n_classes(cfg: Config) -> int | None:
     """The number of classes of the config's task (None if its table cannot be built here)."""
-    key = (cfg.task, cfg.p, cfg.perm_n, cfg.parity_n, cfg.parity_k, cfg.symmetric, cfg.input, cfg.model)
+    key = (cfg.task, cfg.p, cfg.perm_n, cfg.parity_n, cfg.parity_k, cfg.symmetric, cfg.input, cfg.model,
+           getattr(cfg, "kg_entities", None), getattr(cfg, "kg_relations", None), getattr(cfg, "kg_degree", None))
     if key not in _CLASSES:
         from groklab.tasks import build_table
 

@@ -2,7 +2,8 @@
 
 ``build(cfg, dataset)`` picks the architecture and fixes the shapes it needs from the dataset.
 Sequence models see the operand tokens followed by an '=' token (id = vocab_size); with ``op_token``
-a two-operand task reads `a ∘ b =` (the operator token's id is vocab_size + 1).
+a two-operand task reads `a ∘ b =` (the operator token's id is vocab_size + 1). The causal sequence
+model (``lm``) reads a sequence task's tokens as they are and predicts the next token at every position.
 
 Each model also owns its interpretability readouts, numpy float64 arrays read off a parameter dict
 (None where the readout does not apply to that model): ``token_weights`` (one row per input token),
@@ -21,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from groklab.errors import ConfigError
-from groklab.models import mlp, transformer
+from groklab.models import lm, mlp, transformer
 from groklab.tasks.base import Dataset
 
 Params = dict[str, jax.Array]
@@ -37,7 +38,8 @@ class Model:
 
     kind: str
     init: Callable[[jax.Array], Params]
-    apply: Callable[..., jax.Array]           # (params, x, full=False) -> logits [batch, n_classes]
+    apply: Callable[..., jax.Array]           # (params, x, full=False) -> logits [batch, n_classes] ([batch, pos,
+    #                                           vocab] for the lm: one prediction per position)
     neurons: Callable[[Params, jax.Array], jax.Array]  # (params, x) -> [batch, n_neurons]
     prepare: Callable[[jax.Array], jax.Array]  # raw dataset x -> model input
     flops_per_example: float
@@ -49,8 +51,33 @@ class Model:
     bit_weights: Callable[[Params], np.ndarray | None] = _not_applicable  # [n_neurons, n_bits]
 
 
+def _build_lm(cfg, ds: Dataset) -> Model:
+    """The causal sequence transformer over a sequence task's tokens (``meta["sequence"]``): logits
+    [batch, pos, vocab] at every position, inputs as the table holds them."""
+    V, T = ds.vocab_size, ds.x.shape[1]
+    return Model(
+        kind="lm",
+        init=lambda key: lm.init(key, cfg, V, T),
+        apply=lambda p, x, full=False: lm.forward(p, x, cfg),
+        neurons=lambda p, x: lm.mlp_activations(p, x, cfg),
+        prepare=lambda x: x,
+        flops_per_example=lm.flops_per_example(cfg, T, V),
+        n_classes=V,
+        token_weights=lm.token_weights,
+        neuron_weights=lm.neuron_weights,
+        unembedding=lambda p: lm.unembedding(p, cfg),
+    )
+
+
 def build(cfg, ds: Dataset) -> Model:
     C = ds.n_classes
+    sequence = bool(ds.meta.get("sequence"))
+    if sequence != (cfg.model == "lm"):
+        raise ConfigError(f"model: got {cfg.model!r}; allowed lm for the sequence task {ds.name}" if sequence else
+                          f"model: got 'lm'; allowed transformer or mlp for task {ds.name}, which is not a sequence "
+                          f"task (lm needs one, e.g. kg-compose)")
+    if sequence:
+        return _build_lm(cfg, ds)
     if cfg.model == "transformer":
         if not ds.is_tokens:
             raise ConfigError(f"model: task {ds.name} has real-valued inputs; use model = mlp, input = features")

@@ -203,6 +203,7 @@ SETUP_FIELDS = ("task", "model", "n_layers", "d_mlp", "act", "bias", "init", "in
 SETUP_BY = {
     ("model", "transformer"): ("d_model", "n_heads", "layernorm", "tied", "op_token"),
     ("model", "mlp"): ("input", "tied"),
+    ("model", "lm"): ("d_model", "n_heads", "layernorm", "tied", "pos"),
     ("input", "embed"): ("d_embed",), ("input", "embed-sum"): ("d_embed",),
     ("layernorm", True): ("ln_place",),
     ("optimizer", "adamw"): ("beta1", "beta2", "eps"), ("optimizer", "adam"): ("beta1", "beta2", "eps"),

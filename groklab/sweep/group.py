@@ -24,14 +24,19 @@ def train_group(configs: list[dict]) -> dict:
     the final parameters, compile, wall and CPU seconds, the code version and machine."""
     from groklab import api
     from groklab.train.loop import Trainer
+    from groklab.train.until import stop_rule
 
     t0, c0 = time.perf_counter(), time.process_time()
     cfgs = [from_dict(c) for c in configs]
     trainer = Trainer(cfgs)
     events: list[list] = []
+    until = stop_rule(cfgs[0], len(cfgs))      # the worker stops where api.fit's replay of it will
 
     def on_eval(ev: Evaluation) -> None:
-        events.append(["eval", ev.step, {k: np.array(v) for k, v in ev.metrics.items()}, ev.alive, ev.diverged])
+        events.append(["eval", ev.step, {k: np.array(v) for k, v in ev.metrics.items()}, ev.alive, ev.diverged,
+                       time.perf_counter() - t0])
+        if until is not None:
+            until.update(ev)
 
     def on_checkpoint(step: int, params: dict[str, np.ndarray], opt: dict[str, np.ndarray]) -> None:
         for ev in events:
@@ -39,10 +44,10 @@ def train_group(configs: list[dict]) -> dict:
                 ev[3] = {}
         events.append(["ckpt", step, params, opt])
 
-    out = trainer.fit(on_eval, on_checkpoint)
+    out = trainer.fit(on_eval, on_checkpoint, stop=until)
     return {"configs": configs, "events": events, "params": out["params"], "compile_s": trainer.compile_s,
             "wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
-            "code_version": api.code_version(), "machine": api.machine()}
+            "code_version": api.code_version(), "machine": api.machine(), "flops": api.step_flops(trainer)}
 
 
 def warm_train(config: dict) -> dict:

@@ -36,7 +36,10 @@ class Replay:
         self.cfgs = [from_dict(c) for c in result["configs"]]
         self.cfg = self.cfgs[0]
         self.compile_s = float(result["compile_s"])
+        self.flops = tuple(result["flops"]) if "flops" in result else (float("nan"), float("nan"))
         self.result = result
+        # the worker's wall time at each evaluation (the time to t_gen in its summary); older results have none
+        self.walls = {ev[1]: ev[5] for ev in result["events"] if ev[0] == "eval" and len(ev) > 5}
 
     def fit(self, on_eval, on_checkpoint, state=None, stop=None) -> dict:
         for ev in self.result["events"]:

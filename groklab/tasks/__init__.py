@@ -95,10 +95,12 @@ FAMILIES: list[TaskFamily] = [
 
 
 def _register_optional_families() -> None:
-    """Families that live in their own modules (groups, parity, digits, expressions)."""
+    """Families that live in their own modules (groups, parity, digits, expressions, the text corpus,
+    the knowledge graphs)."""
     import importlib
 
-    for mod in ("groklab.tasks.expr", "groklab.tasks.groups", "groklab.tasks.parity", "groklab.tasks.digits"):
+    for mod in ("groklab.tasks.expr", "groklab.tasks.groups", "groklab.tasks.parity", "groklab.tasks.digits",
+                "groklab.tasks.corpus", "groklab.tasks.kg"):
         try:
             m = importlib.import_module(mod)
         except ModuleNotFoundError as e:
@@ -132,6 +134,9 @@ def build_table(c: "TaskConfig") -> Table:
 def build_dataset(c: "TaskConfig", table: Table | None = None) -> Dataset:
     """The config's dataset: its table split by data seed, with its label noise."""
     table = table if table is not None else build_table(c)
+    if table.meta.get("sequence") and c.noise > 0:
+        raise ConfigError(f"noise: got {c.noise}; allowed 0 for the sequence task {table.name} (label noise replaces "
+                          "a class label; a sequence's targets are its own next tokens)")
     frac = None if c.n_train is not None else c.frac
     ds = make_dataset(table, frac, c.split_seed, c.noise, n_train=c.n_train)
     return subsets.apply(c, ds)     # canaries and a subset ensemble's member subset (groklab.tasks.subsets)

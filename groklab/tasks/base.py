@@ -30,6 +30,9 @@ class Table:
     meta: dict = field(default_factory=dict)
     # Optional fixed split (tasks whose train and test sets are sampled separately, e.g. parity).
     fixed_train_idx: np.ndarray | None = None
+    # With a fixed split: the held-out rows (None: every row not trained on). Rows in neither are evaluated,
+    # never trained on nor counted as held out (the corpus task's canary candidates).
+    fixed_test_idx: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,8 @@ def split(table: Table, frac: float | None, seed: int, n_train: int | None = Non
     n = table.x.shape[0]
     if table.fixed_train_idx is not None:
         train = np.asarray(table.fixed_train_idx, dtype=np.int64)
+        if table.fixed_test_idx is not None:
+            return train, np.asarray(table.fixed_test_idx, dtype=np.int64)
         mask = np.ones(n, bool)
         mask[train] = False
         return train, np.nonzero(mask)[0]

@@ -5,6 +5,10 @@
   MA filter g' = g + lamb·mean(last `window` gradients, current included), applied once full.
 - ⊥Grad (Prieto et al. 2025, "Grokking at the edge of numerical stability"): per tensor,
   g_perp = g - (w·g)/(w·w)·w, rescaled to the norm of g.
+- Delayed Frobenius penalty (vuciv/grokfast's "delayed compression"; a LessWrong post, 2025): the
+  gradient of lamb·Σ‖W‖²_F over the weight matrices, 2·lamb·W, added at every step whose minibatch
+  train accuracy (the ``train_acc`` extra argument) is at least ``threshold``, as their loop adds the
+  penalty to the loss once ``train_acc >= 0.99`` (a traced test inside the compiled step, not a latch).
 """
 
 from __future__ import annotations
@@ -66,3 +70,30 @@ def orthograd(eps: float = 1e-30) -> optax.GradientTransformation:
         return jax.tree.map(proj, g, params), state
 
     return optax.GradientTransformation(init, update)
+
+
+class FrobeniusState(NamedTuple):
+    on_steps: jax.Array     # steps so far with the penalty on
+
+
+def delayed_frobenius(lamb: float, threshold: float = 0.99) -> optax.GradientTransformationExtraArgs:
+    """The delayed Frobenius penalty's gradient (module docstring).
+
+    Args:
+      lamb: the penalty's weight (the loss gains lamb·Σ‖W‖²_F over parameters with at least two axes).
+      threshold: the minibatch train accuracy at or above which a step is penalized.
+
+    ``update(g, state, params, train_acc=...)`` requires ``params`` and ``train_acc`` (a scalar).
+    """
+    def init(params):
+        return FrobeniusState(on_steps=jnp.zeros((), jnp.int32))
+
+    def update(g, state, params, train_acc=None, **_):
+        if params is None or train_acc is None:
+            raise ValueError("delayed_frobenius: update needs params and train_acc")
+        on = train_acc >= threshold
+        out = jax.tree.map(lambda x, w: jnp.where(on, x + 2.0 * lamb * w.astype(x.dtype), x) if w.ndim >= 2 else x,
+                           g, params)
+        return out, FrobeniusState(on_steps=state.on_steps + on.astype(jnp.int32))
+
+    return optax.GradientTransformationExtraArgs(init, update)

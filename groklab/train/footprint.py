@@ -87,12 +87,14 @@ def _stand_in(cfg: Config, t: TableShape):
     x = np.zeros((1, t.inputs), np.int32 if t.vocab is not None else np.float32)
     one = np.zeros(1, np.int32)
     return Dataset(name=cfg.task, x=x, y=one, n_classes=t.n_classes, vocab_size=t.vocab, train_idx=one,
-                   test_idx=one, y_train=one, corrupted=np.zeros(1, bool))
+                   test_idx=one, y_train=one, corrupted=np.zeros(1, bool), meta={"sequence": cfg.model == "lm"})
 
 
 def _activations(cfg: Config, t: TableShape) -> tuple[int, int]:
     """(values a training example keeps for backward, widest hidden layer at evaluation)."""
     T, d, m, L = t.inputs, cfg.d_model, cfg.d_mlp, cfg.n_layers
+    if cfg.model == "lm":       # every position through every block
+        return L * (T * (6 * d + 2 * m) + 2 * cfg.n_heads * T * T) + T * d, T * max(d, m)
     if cfg.model == "transformer":
         T += 1
         inner = (L - 1) * (T * (6 * d + 2 * m) + 2 * cfg.n_heads * T * T)
@@ -179,6 +181,7 @@ def estimate(cfg: Config, members: int = 1, n_train: int | None = None,
     B = M if cfg.batch_size is None else min(cfg.batch_size, M)
     T = t.inputs + (1 if cfg.model == "transformer" else 0)
     loss_bytes = 8 if cfg.loss_dtype == "float64" else 4
+    C = C * t.inputs if cfg.model == "lm" else C      # the lm's logits: one row of classes per position
     per_row = 4 * T + 11 if t.vocab is not None else 4 * t.inputs + 11
     parts = {
         "parameters and optimizer state": E * 4 * (ms.params + ms.opt),

@@ -25,6 +25,7 @@ import optax
 from groklab.config import Config, member_fields
 from groklab.errors import ConfigError
 from groklab.measure import registry
+from groklab.measure.metrics import splits as split_metrics
 from groklab.models import Model, build
 from groklab.tasks import Dataset, build_dataset
 from groklab.train import losses, optim
@@ -69,17 +70,20 @@ class MemberData:
     """Every member's data, stacked along a leading member axis (host numpy arrays)."""
 
     x: np.ndarray          # [E, N, T'] model inputs (prepared), all rows
-    y_obs: np.ndarray      # [E, N] label each row is scored against (noisy for train rows)
-    y_true: np.ndarray     # [E, N]
+    y_obs: np.ndarray      # [E, N] label each row is scored against (noisy for train rows); [E, N, T] targets
+    #                        of a sequence task (-1: a position not scored)
+    y_true: np.ndarray     # [E, N] (or [E, N, T])
     is_train: np.ndarray   # [E, N] bool
     is_test: np.ndarray    # [E, N] bool
     is_corrupt: np.ndarray  # [E, N] bool
     train_idx: np.ndarray  # [E, M] int32, padded
     train_w: np.ndarray    # [E, M] float32, 0 on padding
-    y_train: np.ndarray    # [E, M] int32
+    y_train: np.ndarray    # [E, M] int32 (or [E, M, T])
     key: np.ndarray        # [E, 2] uint32 PRNG keys
     hp: dict               # name -> [E] float32
     init_scale: np.ndarray  # [E]
+    splits: dict           # split name -> [E, N] bool (the task's meta["splits"]; rows of any split may be
+    #                        neither train nor test: evaluated, never trained on)
 
 
 def _stack_members(cfgs: list[Config], datasets: list[Dataset], model: Model) -> MemberData:
@@ -88,7 +92,7 @@ def _stack_members(cfgs: list[Config], datasets: list[Dataset], model: Model) ->
     xs, y_obs, y_true, is_tr, is_te, is_co = [], [], [], [], [], []
     tidx = np.zeros((E, M), np.int32)
     tw = np.zeros((E, M), np.float32)
-    ytr = np.zeros((E, M), np.int32)
+    ytr = np.zeros((E, M, *datasets[0].y.shape[1:]), np.int32)
     for e, d in enumerate(datasets):
         xs.append(np.asarray(model.prepare(jnp.asarray(d.x))))
         yo = d.y.copy()
@@ -114,10 +118,21 @@ def _stack_members(cfgs: list[Config], datasets: list[Dataset], model: Model) ->
                           f"got {sorted(shapes)}")
     keys = np.stack([np.asarray(jax.random.key_data(jax.random.PRNGKey(c.seed))) for c in cfgs])
     hp = {k: np.array([getattr(c, k) for c in cfgs], np.float32) for k in optim.HP_FIELDS}
+    splits = {k: np.stack([np.asarray(d.meta["splits"][k], bool) for d in datasets])
+              for k in datasets[0].meta.get("splits", {})}
     return MemberData(x=np.stack(xs), y_obs=np.stack(y_obs), y_true=np.stack(y_true), is_train=np.stack(is_tr),
                       is_test=np.stack(is_te), is_corrupt=np.stack(is_co), train_idx=tidx, train_w=tw,
                       y_train=ytr, key=keys.astype(np.uint32), hp=hp,
-                      init_scale=np.array([c.init_scale for c in cfgs], np.float32))
+                      init_scale=np.array([c.init_scale for c in cfgs], np.float32), splits=splits)
+
+
+def _declare_splits(data: MemberData) -> tuple[str, ...]:
+    """The task's split names, each declared as a metric (``measure.metrics.splits``); a name groklab does
+    not know gets the role its rows have (all training rows: train; all held out: test; else mixed)."""
+    for name, mask in data.splits.items():
+        tr, te = bool(data.is_train[mask].all()), bool(data.is_test[mask].all())
+        split_metrics.declare(name, name.replace("_", " "), "train" if tr else "test" if te else "mixed")
+    return tuple(data.splits)
 
 
 class DenseCheckpoints:
@@ -204,8 +219,17 @@ class Trainer:
                 per = losses.per_example(cfg.loss, model.apply(p, xb), yb, dtype)
                 return (per * w).sum() / w.sum()
 
-            grads = jax.grad(loss_fn)(params)
-            updates, opt_state = optim.make(cfg, d["hp"]).update(grads, opt_state, params)
+            def loss_acc(p):     # the delayed Frobenius penalty needs this minibatch's train accuracy
+                logits = model.apply(p, xb)
+                per = losses.per_example(cfg.loss, logits, yb, dtype)
+                return (per * w).sum() / w.sum(), (losses.correct(logits, yb) * w).sum() / w.sum()
+
+            if cfg.frob_lamb > 0:
+                grads, acc = jax.grad(loss_acc, has_aux=True)(params)
+                extra = {"train_acc": acc}
+            else:
+                grads, extra = jax.grad(loss_fn)(params), {}
+            updates, opt_state = optim.make(cfg, d["hp"]).update(grads, opt_state, params, **extra)
             return optax.apply_updates(params, updates), opt_state
 
         vstep = jax.vmap(member_step, in_axes=(0, 0, 0, None))
@@ -216,7 +240,7 @@ class Trainer:
             return jax.lax.fori_loop(0, n, body, (params, opt_state))
 
         self.has_noise = bool(self.data.is_corrupt.any())
-        self.metrics = registry.active(registry.EvalSetup(cfg, self.has_noise))
+        self.metrics = registry.active(registry.EvalSetup(cfg, self.has_noise, _declare_splits(self.data)))
         chosen = self.metrics
 
         def member_eval(params, d):
@@ -224,8 +248,9 @@ class Trainer:
             ctx = registry.EvalContext(
                 params=params, logits=logits,
                 loss=losses.per_example(cfg.loss, logits, d["y_obs"], dtype).astype(jnp.float32),
-                pred=logits.argmax(-1), y_obs=d["y_obs"], y_true=d["y_true"], is_train=d["is_train"],
-                is_test=d["is_test"], is_corrupt=d["is_corrupt"])
+                pred=logits.argmax(-1), correct=losses.correct(logits, d["y_obs"]), y_obs=d["y_obs"],
+                y_true=d["y_true"], is_train=d["is_train"], is_test=d["is_test"], is_corrupt=d["is_corrupt"],
+                splits=d["splits"])
             return registry.evaluate_all(chosen, ctx)
 
         self._init = jax.jit(jax.vmap(init_member))
@@ -239,7 +264,7 @@ class Trainer:
             np.take_along_axis(d.x, d.train_idx, axis=1)
         host = {"x": d.x, "y_obs": d.y_obs, "y_true": d.y_true, "is_train": d.is_train, "is_test": d.is_test,
                 "is_corrupt": d.is_corrupt, "x_train": x_train, "y_train": d.y_train, "train_w": d.train_w,
-                "key": d.key, "hp": d.hp}
+                "key": d.key, "hp": d.hp, "splits": d.splits}
         return jax.device_put(host, self.device)
 
     def init_state(self) -> tuple[dict, optax.OptState]:

@@ -16,7 +16,10 @@ def softmax_collapse(logits):
 
 
 def _collapse(c):
-    return c.mean(softmax_collapse(c.logits), c.is_train)
+    collapsed = softmax_collapse(c.logits)
+    if collapsed.ndim == 2:     # a sequence collapses where every scored position does
+        collapsed = (collapsed | (c.y_obs < 0)).all(-1)
+    return c.mean(collapsed, c.is_train)
 
 
 register(
