@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 # The blocks' parts are transformer.py's (one LayerNorm, one activation, one draw order for both models).
-from groklab.models.transformer import _act, _affine, _drawer, _ln, final_ln
+from groklab.models.transformer import _act, _affine, _drawer, _ln, blocks_and_head, final_ln
 
 Params = dict[str, jax.Array]
 ROPE_BASE = 10_000.0
@@ -30,33 +30,13 @@ ROPE_BASE = 10_000.0
 def init(key: jax.Array, cfg, vocab: int, n_ctx: int) -> Params:
     """Initialised as ``transformer.init`` (``init = "normal"``: N(0, 1/d_model), W_U N(0, 1/vocab); or
     PyTorch's defaults); W_pos only with ``pos = "learned"``, W_U only when not ``tied``."""
-    d, h, m = cfg.d_model, cfg.n_heads, cfg.d_mlp
-    dh = d // h
+    d = cfg.d_model
     sd = 1 / math.sqrt(d)
     w, bias, emb = _drawer(key, 4 + (9 if cfg.init == "uniform" else 7) * cfg.n_layers, cfg)
     p: Params = {"W_E": emb((vocab, d), sd)}
     if cfg.pos == "learned":
         p["W_pos"] = emb((n_ctx, d), sd)
-    for layer in range(cfg.n_layers):
-        b = f"blocks.{layer}."
-        for name in ("W_Q", "W_K", "W_V"):
-            p[b + "attn." + name] = w((h, d, dh), d, sd)
-        p[b + "attn.W_O"] = w((h, dh, d), d, sd)
-        p[b + "mlp.W_in"] = w((d, m), d, sd)
-        p[b + "mlp.W_out"] = w((m, d), m, sd)
-        if cfg.bias:
-            p[b + "mlp.b_in"] = bias((m,), d)
-            p[b + "mlp.b_out"] = bias((d,), m)
-        if cfg.layernorm:
-            for ln in ("ln1", "ln2"):
-                p[b + ln + ".w"] = jnp.ones((d,), jnp.float32)
-                p[b + ln + ".b"] = jnp.zeros((d,), jnp.float32)
-    if final_ln(cfg):
-        p["ln_final.w"] = jnp.ones((d,), jnp.float32)
-        p["ln_final.b"] = jnp.zeros((d,), jnp.float32)
-    if not cfg.tied:
-        p["W_U"] = w((d, vocab), d, 1 / math.sqrt(vocab))
-    return p
+    return blocks_and_head(p, cfg, w, bias, vocab)
 
 
 def rope_sin_cos(T: int, d_head: int) -> tuple[jax.Array, jax.Array]:

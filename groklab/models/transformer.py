@@ -58,11 +58,19 @@ def init(key: jax.Array, cfg, d_vocab: int, n_ctx: int, n_classes: int) -> Param
 
     The init-scale factor is applied by the trainer (it may differ between ensemble members).
     """
-    d, h, m = cfg.d_model, cfg.n_heads, cfg.d_mlp
-    dh = d // h
+    d = cfg.d_model
     sd = 1 / math.sqrt(d)
     w, bias, emb = _drawer(key, 4 + (9 if cfg.init == "uniform" else 7) * cfg.n_layers, cfg)
     p: Params = {"W_E": emb((d_vocab, d), sd), "W_pos": emb((n_ctx, d), sd)}
+    return blocks_and_head(p, cfg, w, bias, n_classes)
+
+
+def blocks_and_head(p: Params, cfg, w, bias, n_out: int) -> Params:
+    """Add the blocks, the final LayerNorm and W_U [d_model, n_out] to ``p``, drawing from ``w``/``bias``
+    (a ``_drawer``'s) in one fixed order; shared by this model and ``models.lm``."""
+    d, h, m = cfg.d_model, cfg.n_heads, cfg.d_mlp
+    dh = d // h
+    sd = 1 / math.sqrt(d)
     for layer in range(cfg.n_layers):
         b = f"blocks.{layer}."
         for name in ("W_Q", "W_K", "W_V"):
@@ -81,7 +89,7 @@ def init(key: jax.Array, cfg, d_vocab: int, n_ctx: int, n_classes: int) -> Param
         p["ln_final.w"] = jnp.ones((d,), jnp.float32)
         p["ln_final.b"] = jnp.zeros((d,), jnp.float32)
     if not cfg.tied:
-        p["W_U"] = w((d, n_classes), d, 1 / math.sqrt(n_classes))
+        p["W_U"] = w((d, n_out), d, 1 / math.sqrt(n_out))
     return p
 
 
