@@ -191,7 +191,8 @@ def test_the_same_run_gets_the_same_label_in_the_cli_json_run_and_grid_reports(r
 def test_a_summary_stored_by_an_older_groklab_is_relabelled_alike_everywhere(runs, capsys):
     st, rid = runs["store"], runs["good"]
     row = st.get_run(rid)
-    old = {k: v for k, v in row["summary"].items() if k not in ("phase_rule", "pair_rule", "gap_evals", "labels_version")}
+    new_keys = ("phase_rule", "pair_rule", "gap_evals", "labels_version")
+    old = {k: v for k, v in row["summary"].items() if k not in new_keys}
     st.finish(rid, row["status"], {**old, "phase": "confusion", "pair_class": "no_learn"}, row["wall_s"])
     try:
         got = _labels_everywhere(runs, capsys, rid)

@@ -151,6 +151,17 @@ def test_packing_groups_by_shape_key_and_balances_chunks():
     assert tasks[3].points == [10, 11, 12] and {c["d_mlp"] for c in tasks[3].configs} == {32}
 
 
+def test_atlases_on_different_pools_are_separate_packs():
+    from groklab.train.subsets import expand_subsets
+
+    atlas = lambda s: expand_subsets([tiny(subsets=4, canaries=2, seed=100 * s, data_seed=s)])  # noqa: E731
+    pts = list(enumerate(c.to_dict() for c in [*atlas(0), *atlas(1)]))
+    packs = pack(pts, max_members=64)
+    assert [p.points for p in packs] == [[0, 1, 2, 3], [4, 5, 6, 7]]      # one ensemble per pool
+    plain = list(enumerate(tiny(seed=s, data_seed=s).to_dict() for s in range(4)))
+    assert len(pack(plain, max_members=64)) == 1                         # data seeds alone still batch
+
+
 def _cost(alone_s: float) -> dict:
     return {"members": 10, "clock": "cpu", "alone_s": alone_s, "startup_s": 0.0,
             "ensemble": {"setup_s": 1.0, "step_s": 0.01, "eval_s": 0.01}}

@@ -4,6 +4,7 @@ most ``max_members``."""
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 
@@ -23,6 +24,16 @@ class Pack:
     configs: list[dict]
 
 
+def _key(c) -> str:
+    """The pack key: the shape key, and for runs that record per-example measures (subset ensembles,
+    canaries) their training pool too, since the members of one such ensemble must share it
+    (``train.subsets.expand_subsets``): two atlases on different pools are two packs."""
+    if not (c.subsets or c.canaries):
+        return c.shape_key()
+    return c.shape_key() + json.dumps([c.split_seed, c.frac, c.n_train, c.noise, c.canaries, c.subsets,
+                                       c.subset_scheme])
+
+
 def pack(points: list[tuple[int, dict]], max_members: int = MAX_MEMBERS) -> list[Pack]:
     """Group (point, config) pairs by ``Config.shape_key()`` and cut each group into balanced chunks
     of at most ``max_members`` (70 points -> 35 + 35, not 64 + 6). Groups keep first-seen order."""
@@ -30,7 +41,7 @@ def pack(points: list[tuple[int, dict]], max_members: int = MAX_MEMBERS) -> list
         raise ConfigError(f"max_members: must be >= 1, got {max_members}")
     groups: dict[str, list[tuple[int, dict]]] = {}
     for i, cfg in points:
-        groups.setdefault(from_dict(cfg).shape_key(), []).append((i, cfg))
+        groups.setdefault(_key(from_dict(cfg)), []).append((i, cfg))
     packs = []
     for members in groups.values():
         k = math.ceil(len(members) / max_members)
