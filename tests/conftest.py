@@ -30,9 +30,11 @@ def pytest_runtest_makereport(item, call):
 # ---------------------------------------------------------------- browser tests (Playwright + Debian chromium)
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():    # a missing browser fails the browser tests: a skipped test checks nothing
+        pytest.fail("Debian's chromium is not installed: apt-get install chromium chromium-driver "
+                    "(make install-dev does it as root)", pytrace=False)
+    from playwright import sync_api
+
     with sync_api.sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield b

@@ -187,11 +187,16 @@ def test_smoke_reproduction_is_a_reproduce_sweep_with_every_point_done(smoke_sto
     assert (smoke_store / "sweeps" / doshi["sweep_id"] / "report.html").is_file()
 
 
+def _compared(smoke_store, name: str) -> tuple[Store, dict, dict]:
+    """(store, the newest sweep's comparison of experiment ``name``, its rows by quantity)."""
+    st = Store(smoke_store, create=False)
+    res = rp.compare(st, rp.newest(st, name)["sweep_id"])
+    return st, res, {r["quantity"]: r for r in res["rows"]}
+
+
 @pytest.mark.slow
 def test_rows_are_read_from_the_store(smoke_store):
-    st = Store(smoke_store, create=False)
-    res = rp.compare(st, rp.newest(st, "nanda2023-fraction")["sweep_id"])
-    by_q = {r["quantity"]: r for r in res["rows"]}
+    st, res, by_q = _compared(smoke_store, "nanda2023-fraction")
     for run in st.list_runs(sweep_id=res["sweep_id"]):
         m = st.metrics(run["run_id"])
         hit = np.flatnonzero(m["test_loss"] < rp.NANDA_LOSS)
@@ -219,9 +224,7 @@ def test_rows_are_read_from_the_store(smoke_store):
 
 @pytest.mark.slow
 def test_leakage_rows_are_the_stored_attack_curves(smoke_store):
-    st = Store(smoke_store, create=False)
-    res = rp.compare(st, rp.newest(st, "leakage")["sweep_id"])
-    by_q = {r["quantity"]: r for r in res["rows"]}
+    st, res, by_q = _compared(smoke_store, "leakage")
     runs = st.list_runs(sweep_id=res["sweep_id"])
     assert len(runs) == len(rp.LEAK_SEEDS)
     peaks, finals, tprs = [], [], []
@@ -247,9 +250,7 @@ def test_leakage_rows_are_the_stored_attack_curves(smoke_store):
 
 @pytest.mark.slow
 def test_grokked_reasoning_rows_are_the_stored_split_curves(smoke_store):
-    st = Store(smoke_store, create=False)
-    res = rp.compare(st, rp.newest(st, "grokked-reasoning")["sweep_id"])
-    by_q = {r["quantity"]: r for r in res["rows"]}
+    st, res, by_q = _compared(smoke_store, "grokked-reasoning")
     runs = st.list_runs(sweep_id=res["sweep_id"])
     assert len(runs) == rp.MIN_SEEDS and len({r["group_id"] for r in runs}) == 1      # the seeds: one ensemble
     ms = [st.metrics(r["run_id"]) for r in runs]
@@ -272,8 +273,7 @@ def test_grokked_reasoning_rows_are_the_stored_split_curves(smoke_store):
 
 @pytest.mark.slow
 def test_phase_diagram_cells_are_the_stored_phases_and_delays(smoke_store):
-    st = Store(smoke_store, create=False)
-    res = rp.compare(st, rp.newest(st, "liu2022")["sweep_id"])
+    st, res, _ = _compared(smoke_store, "liu2022")
     (table,) = res["tables"]
     lrs = [float(h) for h in table["header"][1:]]
     cells = {(float(row[0]), lr): c for row in table["rows"] for lr, c in zip(lrs, row[1:])}

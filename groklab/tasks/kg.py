@@ -100,6 +100,15 @@ def _n_phi(c: "Config", n_id_atomic: int, pool: int) -> int:
     return k
 
 
+def _parts(atomic: np.ndarray, atomic_id: np.ndarray, inferred: np.ndarray, train: np.ndarray,
+           test_id: np.ndarray, test_ood: np.ndarray, end: int) -> dict[str, np.ndarray]:
+    """The five row groups of a knowledge-graph table: ID / OOD atomic facts (``atomic_id`` a mask), the
+    trained inferred facts and the ID / OOD test ones (index arrays into ``inferred``)."""
+    return {"atomic_id": _rows(atomic[atomic_id], 1, end), "atomic_ood": _rows(atomic[~atomic_id], 1, end),
+            "inferred_train": _rows(inferred[train], 2, end), "inferred_id": _rows(inferred[test_id], 2, end),
+            "inferred_ood": _rows(inferred[test_ood], 2, end)}
+
+
 def compose_table(c: "Config") -> Table:
     """kg-compose (see the module docstring)."""
     E, R, K = c.kg_entities, c.kg_relations, c.kg_degree
@@ -120,9 +129,7 @@ def compose_table(c: "Config") -> Table:
     test_id, id_pool = _pick(rng, id_pool, _n_test(c))
     train, _ = _pick(rng, id_pool, _n_phi(c, int((~ood).sum()), id_pool.size))
     test_ood, _ = _pick(rng, np.nonzero(ood[a1] & ood[a2])[0], _n_test(c))
-    parts = {"atomic_id": _rows(atomic[~ood], 1, end), "atomic_ood": _rows(atomic[ood], 1, end),
-             "inferred_train": _rows(inferred[train], 2, end), "inferred_id": _rows(inferred[test_id], 2, end),
-             "inferred_ood": _rows(inferred[test_ood], 2, end)}
+    parts = _parts(atomic, ~ood, inferred, train, test_id, test_ood, end)
     return _table("kg-compose", parts, end + 1, {"entities": E, "relations": R, "degree": K, "phi": c.kg_phi,
                                                  "end_token": end, "first_relation": E})
 
@@ -150,9 +157,7 @@ def compare_table(c: "Config") -> Table:
     test_id, _ = _pick(rng, test_id, _n_test(c))
     train, _ = _pick(rng, pool, _n_phi(c, int(atomic_id.sum()), pool.size))
     test_ood, _ = _pick(rng, np.nonzero(both_ood)[0], _n_test(c))
-    parts = {"atomic_id": _rows(atomic[atomic_id], 1, end), "atomic_ood": _rows(atomic[~atomic_id], 1, end),
-             "inferred_train": _rows(inferred[train], 2, end), "inferred_id": _rows(inferred[test_id], 2, end),
-             "inferred_ood": _rows(inferred[test_ood], 2, end)}
+    parts = _parts(atomic, atomic_id, inferred, train, test_id, test_ood, end)
     return _table("kg-compare", parts, end + 1, {"entities": E, "attributes": A, "values": V, "phi": c.kg_phi,
                                                  "end_token": end, "first_relation": E})
 
