@@ -47,6 +47,7 @@ class TrainResult:
     run_ids: list[str]
     summaries: list[dict]          # each member's summary (its status: completed or diverged)
     stacked: Stacked               # final parameters, leading member axis
+    ensembles: list[str] | None = None   # an atlas split into ensembles (``groklab.atlas``): their group ids
 
     @property
     def alive(self) -> np.ndarray:
@@ -230,7 +231,19 @@ def _example_recorder(trainer, store: Store, run_ids: list[str], state):
     if state is not None:
         store._unlink_steps(run_ids[0], ("examples",), lambda s: s > state[0])
     meta = group_meta(run_ids, store.get_run(run_ids[0])["group_id"])
-    return Recorder(trainer, lambda step, t, m: store.save_examples(run_ids[0], step, t, {**meta, **m}))
+
+    def save(step, t, m):
+        store.save_examples(run_ids[0], step, t, {**meta, **m})
+
+    shipped = getattr(trainer, "result", {}).get("examples")      # a sweep's Replay: what its worker recorded
+    if hasattr(trainer, "result"):
+        if shipped is None:
+            raise StoreError("memorization: this sweep result carries no per-example measures (trained by an older "
+                             "groklab); train the subset ensemble again")
+        at = {s: (t, m) for s, t, m in shipped}
+        save(None, *at[None])
+        return lambda step, params, members: save(step, *at[int(step)])
+    return Recorder(trainer, save)
 
 
 def train(config: Config | dict | list, *, store: str | Path | Store | None = None,

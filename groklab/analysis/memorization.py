@@ -8,7 +8,7 @@ is the run report's "memorization" section (``groklab.report``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -21,13 +21,19 @@ ATLAS_VERSION = 1
 
 @dataclass
 class Group:
-    """A group's pool (tensors of ``pool.safetensors``) and the steps with per-example measures."""
+    """A group's pool (tensors of ``pool.safetensors``) and the steps with per-example measures.
+
+    An atlas split into several ensembles is one Group: ``pieces`` names each ensemble's first run
+    (where its arrays are) and ``order`` puts the concatenated members in subset order 0..K-1."""
 
     group_id: str
     runs: list[dict]
     pool: dict[str, np.ndarray]
     steps: list[int]
     store: Store
+    pieces: list[str] = field(default_factory=list)
+    order: np.ndarray | None = None
+    groups: list[str] = field(default_factory=list)
 
     @property
     def inc(self) -> np.ndarray:
@@ -38,27 +44,59 @@ class Group:
         return int(self.pool["n_classes"])
 
     def step(self, s: int) -> dict[str, np.ndarray]:
-        return self.store.load_examples(self.runs[0]["run_id"], s)
+        if len(self.pieces) <= 1:
+            return self.store.load_examples(self.runs[0]["run_id"], s)
+        parts = [self.store.load_examples(rid, s) for rid in self.pieces]
+        return {k: np.concatenate([p[k] for p in parts])[self.order] for k in parts[0]}
+
+
+def _pool(st: Store, first: str) -> dict[str, np.ndarray]:
+    from groklab.store.files import read_header
+
+    pool = st.load_examples(first)
+    _, meta = read_header(st.examples_dir(first) / "pool.safetensors")
+    return {**pool, "n_classes": np.int64(int(meta.get("n_classes", 0)) or int(pool["y"].max()) + 1)}
+
+
+def _merged(st: Store, atlas_id: str) -> Group:
+    """The atlas of several ensembles as one Group: members in subset order, the steps all recorded."""
+    pieces = st.atlas_pieces(atlas_id)
+    runs = [r for rs in pieces for r in rs]
+    subs = np.array([int(r["config"].get("subset", 0)) for r in runs])
+    k = int(runs[0]["config"].get("subsets") or 0) if runs else 0
+    if not runs or sorted(subs.tolist()) != list(range(k)):
+        raise StoreError(f"memorization: atlas {atlas_id} has {len(runs)} of its {k or '?'} members trained; "
+                         f"finish it with `groklab train --resume {atlas_id}`")
+    pools = [_pool(st, rs[0]["run_id"]) for rs in pieces]
+    if any(not np.array_equal(p["rows"], pools[0]["rows"]) for p in pools):
+        raise StoreError(f"memorization: the ensembles of atlas {atlas_id} were trained on different pools")
+    order = np.argsort(subs, kind="stable")
+    pool = {**pools[0], "inclusion": np.concatenate([p["inclusion"] for p in pools])[order]}
+    steps = sorted(set.intersection(*(set(st.example_steps(rs[0]["run_id"])) for rs in pieces)))
+    if not steps:
+        raise StoreError(f"memorization: the ensembles of atlas {atlas_id} have no recorded step in common")
+    return Group(atlas_id, [runs[i] for i in order], pool, steps, st, [rs[0]["run_id"] for rs in pieces], order,
+                 [rs[0]["group_id"] for rs in pieces])
 
 
 def load_group(st: Store, ref: str) -> Group:
-    """The group of a run or group reference, with its pool; StoreError if it recorded none."""
+    """The group of a run or group reference (an atlas of several ensembles: all of them, merged),
+    with its pool; StoreError if it recorded none."""
+    atlas_id = st.atlas_of(ref)
+    if atlas_id is not None:
+        return _merged(st, atlas_id)
     gid, runs = st.resolve_group(ref)
     first = runs[0]["run_id"]
     cfg = runs[0]["config"]
     if not (cfg.get("subsets") or cfg.get("canaries")):
         raise StoreError(f"memorization: group {gid} is no subset ensemble and has no canaries; train one with "
                          "`groklab train ... --subsets K` (and/or --canaries N)")
-    pool = st.load_examples(first)
+    pool = _pool(st, first)
     steps = st.example_steps(first)
     if not steps:
         raise StoreError(f"memorization: group {gid} has no per-example measures yet (none is written before "
                          "its first checkpoint)")
-    from groklab.store.files import read_header
-
-    _, meta = read_header(st.examples_dir(first) / "pool.safetensors")
-    pool = {**pool, "n_classes": np.int64(int(meta.get("n_classes", 0)) or int(pool["y"].max()) + 1)}
-    return Group(gid, runs, pool, steps, st)
+    return Group(gid, runs, pool, steps, st, [first], None, [gid])
 
 
 def _pick(steps: list[int], step: int | None) -> int:
@@ -193,6 +231,7 @@ def atlas(st: Store, ref: str, step: int | None = None, top: int = 20) -> dict:
                   "mem": _fin(r["mem"][q["i"]])} for q in infl["pairs"]]
     cfg = g.runs[0]["config"]
     return {"version": ATLAS_VERSION, "group_id": g.group_id, "run_ids": [x["run_id"] for x in g.runs],
+            "ensembles": g.groups,
             "members": len(g.runs), "alive": int(alive.sum()), "subsets": cfg.get("subsets", 0),
             "scheme": cfg.get("subset_scheme", "half"), "canaries": cfg.get("canaries", 0), "task": cfg.get("task"),
             "p": cfg.get("p"), "n_classes": g.n_classes, "n_pool": int(g.pool["rows"].size),

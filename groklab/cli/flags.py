@@ -28,6 +28,16 @@ def add_memory_flag(p: argparse.ArgumentParser) -> None:
                    "the memory available now); a run whose estimate is larger is refused before it starts")
 
 
+def add_backend_flags(g) -> None:
+    """``--backend local|ray`` and ``--address HOST:PORT``: where packed ensembles train (`groklab grid`,
+    `groklab sweep`, and `groklab train --subsets K --ensemble-size M`)."""
+    g.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="local: this machine (ensembles in this process, separate runs in 1-thread workers); "
+                        "ray: one Ray task per packed group")
+    g.add_argument("--address", metavar="ADDR", help="with --backend ray: join the cluster at HOST:PORT "
+                   "(default: start a local Ray instance and stop it after)")
+
+
 def config_overrides(args: argparse.Namespace) -> dict:
     return {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_") and v is not None}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from groklab.cli.flags import add_config_flags, add_memory_flag, config_overrides, parse_int_list
+from groklab.cli.flags import add_backend_flags, add_config_flags, add_memory_flag, config_overrides, parse_int_list
 from groklab.cli.output import SweepProgress, fmt, print_json, safe
 from groklab.cli.signals import sigterm_interrupts
 from groklab.cli.trackers import add_tracker_flags, check_tracker_flags, export_to_trackers
@@ -162,11 +162,7 @@ def cmd_sweeps(args: argparse.Namespace) -> int:
 
 def _run_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("where and how points train")
-    g.add_argument("--backend", choices=("local", "ray"), default="local",
-                   help="local: this machine (ensembles in this process, separate runs in 1-thread workers); "
-                        "ray: one Ray task per packed group")
-    g.add_argument("--address", metavar="ADDR", help="with --backend ray: join the cluster at HOST:PORT "
-                   "(default: start a local Ray instance and stop it after)")
+    add_backend_flags(g)
     g.add_argument("--pack", choices=("auto", "ensemble", "separate"), default="auto",
                    help="auto: batch a group of same-shape points when a measured step of the ensemble costs "
                         "less per member than one model alone (cached per shape in the store); ensemble / "

@@ -9,6 +9,13 @@
 Files are written atomically (temporary name, fsync, rename) and read without unpickling; metadata
 names the group and its runs. `groklab check` leaves the folder alone; resuming drops the steps
 past the checkpoint it resumes from (``Store.truncate_after``).
+
+An *atlas* split into several ensembles (``groklab.atlas``) is a sweep of kind ``atlas`` whose id is
+the atlas id: each ensemble is a group with its own ``examples/``, and every member's run.json names
+the sweep, so ``atlas_pieces`` finds the pieces from the runs alone (the catalog rebuilt from the
+run folders included); ``groklab.analysis.memorization`` concatenates them along the member axis.
+The plan (every member config) is also kept in ``<store>/atlases/<atlas id>.json``, from which a
+resume rebuilds the sweep when the catalog has lost it.
 """
 
 from __future__ import annotations
@@ -22,6 +29,9 @@ from groklab.errors import StoreError
 from groklab.store.files import read_tensors, write_tensors
 
 POOL = "pool"
+ATLAS = "atlas"            # the sweep kind of an atlas split into several ensembles
+ATLAS_PLANS = "atlases"    # <store>/atlases/<atlas id>.json: its member configs, kept beside the catalog
+FINISHED = ("completed", "diverged")
 
 
 class ExampleFiles:
@@ -61,6 +71,62 @@ class ExampleFiles:
                 return gid, self.group_runs(gid)
         gid = self.get_run(ref)["group_id"]
         return gid, self.group_runs(gid)
+
+    def atlas_of(self, ref: str) -> str | None:
+        """The atlas id (a sweep of kind ``atlas``) that ``ref`` names or belongs to: the atlas id or a
+        unique prefix of it, the group id of one of its ensembles, or any member run; None otherwise."""
+        if not isinstance(ref, str) or not ref or "\x00" in ref:
+            return None
+        rows = self.conn.execute("SELECT DISTINCT sweep_id FROM runs WHERE sweep_id = ? OR sweep_id LIKE ? ESCAPE"
+                                 " '\\'", (ref, ref.replace("_", "\\_") + "%")).fetchall()
+        sids = [s for (s,) in rows if s == ref] or [s for (s,) in rows]
+        if len(sids) != 1:
+            try:
+                sids = [self.resolve_group(ref)[1][0]["sweep_id"]]
+            except (StoreError, IndexError):
+                return None
+        sid = sids[0]
+        return sid if sid is not None and self._is_atlas(sid) else None
+
+    def _is_atlas(self, sweep_id: str) -> bool:
+        """Its sweep row says so; with no row (a catalog rebuilt from the run folders) its plan file does,
+        or its runs: one subset ensemble's members (one pool, K, no subset twice) in more than one group."""
+        row = self.conn.execute("SELECT kind FROM sweeps WHERE sweep_id = ?", (sweep_id,)).fetchone()
+        if row is not None:
+            return row[0] == ATLAS
+        if self.atlas_plan_path(sweep_id).is_file():
+            return True
+        runs = self.list_runs(sweep_id=sweep_id)
+        keys = {json.dumps([r["config"].get(k) for k in ("subsets", "data_seed", "frac", "n_train", "noise",
+                                                          "canaries", "subset_scheme")]) for r in runs}
+        subs = [r["config"].get("subset") for r in runs]
+        return (len(keys) == 1 and bool(runs[0]["config"].get("subsets")) and len(set(subs)) == len(subs)
+                and len({r["group_id"] for r in runs}) > 1)
+
+    def atlas_plan_path(self, atlas_id: str) -> Path:
+        """The file that keeps an atlas's plan (its member configs) outside the catalog."""
+        return self.root / ATLAS_PLANS / f"{atlas_id}.json"
+
+    def atlas_pieces(self, atlas_id: str) -> list[list[dict]]:
+        """The finished ensembles of an atlas, each its runs by member, oldest first: those its sweep's
+        done points name (or, with no sweep row, every group whose runs all finished; a subset trained
+        twice counts in its newest group)."""
+        done = {p["run_id"] for p in self.sweep_points(atlas_id) if p["status"] == "done" and p["run_id"]}
+        groups: dict[str, list[dict]] = {}
+        for r in sorted(self.list_runs(sweep_id=atlas_id), key=lambda r: (r["created"], r["member"])):
+            groups.setdefault(r["group_id"], []).append(r)
+        if done:
+            pieces = [rs for rs in groups.values() if any(r["run_id"] in done for r in rs)]
+        else:
+            pieces = [rs for rs in groups.values() if all(r["status"] in FINISHED for r in rs)]
+        seen: set[int] = set()
+        out = []
+        for rs in reversed(pieces):        # newest first: a subset trained again replaces the older
+            subs = {int(r["config"].get("subset", 0)) for r in rs}
+            if not subs & seen:
+                seen |= subs
+                out.append(sorted(rs, key=lambda r: r["member"]))
+        return out[::-1]
 
 
 def group_meta(run_ids: list[str], group_id: str) -> dict[str, str]:

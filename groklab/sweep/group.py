@@ -23,7 +23,9 @@ def train_group(configs: list[dict]) -> dict:
     order (numpy arrays; optimizer state kept for the last checkpoint only, the one a resume needs),
     the final parameters, compile, wall and CPU seconds, the code version and machine."""
     from groklab import api
+    from groklab.train.examples import Recorder
     from groklab.train.loop import Trainer
+    from groklab.train.subsets import records_examples
     from groklab.train.until import stop_rule
 
     t0, c0 = time.perf_counter(), time.process_time()
@@ -31,8 +33,12 @@ def train_group(configs: list[dict]) -> dict:
     trainer = Trainer(cfgs)
     events: list[list] = []
     until = stop_rule(cfgs[0], len(cfgs))      # the worker stops where api.fit's replay of it will
+    examples: list[list] = []                  # a subset ensemble's per-example measures: [step or None, arrays, meta]
+    record = Recorder(trainer, lambda *a: examples.append(list(a))) if records_examples(cfgs[0]) else None
+    dead: set[int] = set()
 
     def on_eval(ev: Evaluation) -> None:
+        dead.update(int(e) for e in np.nonzero(ev.diverged)[0])
         events.append(["eval", ev.step, {k: np.array(v) for k, v in ev.metrics.items()}, ev.alive, ev.diverged,
                        time.perf_counter() - t0])
         if until is not None:
@@ -43,9 +49,12 @@ def train_group(configs: list[dict]) -> dict:
             if ev[0] == "ckpt":
                 ev[3] = {}
         events.append(["ckpt", step, params, opt])
+        if record is not None:
+            record(step, params, [e for e in range(len(cfgs)) if e not in dead])
 
     out = trainer.fit(on_eval, on_checkpoint, stop=until)
     return {"configs": configs, "events": events, "params": out["params"], "compile_s": trainer.compile_s,
+            **({"examples": examples} if record is not None else {}),
             "wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
             "code_version": api.code_version(), "machine": api.machine(), "flops": api.step_flops(trainer)}
 

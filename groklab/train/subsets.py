@@ -1,7 +1,7 @@
-"""Subset ensembles at the config level: the K member configs that ``subsets = K`` asks for, and
-whether a run records per-example measures (no JAX here: the CLI and the API call it before
-training; the subsets themselves are drawn in ``groklab.tasks.subsets``, Feldman & Zhang 2020 and
-Carlini et al. 2022's scheme)."""
+"""Subset ensembles at the config level: the K member configs that ``subsets = K`` asks for, whether
+a run records per-example measures, and the rows their training sets pad to (no JAX here: the CLI
+and the API call it before training; the subsets themselves are drawn in ``groklab.tasks.subsets``,
+Feldman & Zhang 2020 and Carlini et al. 2022's scheme)."""
 
 from __future__ import annotations
 
@@ -39,3 +39,21 @@ def expand_subsets(cfgs: list[Config]) -> list[Config]:
                           "pool (data seed, frac, noise, canaries, subsets, subset_scheme); give --data-seed to "
                           "train several seeds on one pool")
     return cfgs
+
+
+def padded_rows(cfg: Config, n_trains: list[int]) -> int:
+    """The training rows an ensemble pads its members to: its largest member's; for the members of a
+    subset ensemble, the largest of all K (not only of the members in this ensemble), so that an atlas
+    split into several ensembles (``groklab.atlas``) trains each member as the one ensemble would: the
+    same padded full-batch sums, and the same minibatch draws, which depend on the padded length."""
+    n = max(n_trains)
+    if not cfg.subsets:
+        return n
+    from groklab.tasks import build_table
+    from groklab.tasks.base import split
+    from groklab.tasks.subsets import inclusion_matrix
+
+    train_idx, _ = split(build_table(cfg), None if cfg.n_train is not None else cfg.frac, cfg.split_seed,
+                         cfg.n_train)
+    inc = inclusion_matrix(len(train_idx), cfg.subsets, cfg.split_seed, cfg.subset_scheme)
+    return max(n, int(inc.sum(1).max()))
