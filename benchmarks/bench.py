@@ -8,7 +8,8 @@
               plain PyTorch loop of ``torch_reference.py``, one model at a time.
 (c) ensemble  model-steps/s of E pair2023 MLPs trained as one batched program, against E times
               the single model's time (running them one after another), with the most any batching
-              could give on this machine: the ceiling over one model's achieved GFLOP/s.
+              could give on this machine: the ceiling over one model's achieved GFLOP/s; every E timed
+              in turn (``ensemble_bench.py``), also with ``embed_table`` (the first layer as a gather).
 (d) ceiling   groklab's achieved GFLOP/s (flops_per_example × examples × 3 for forward and
     fraction  backward / time) as a fraction of (a)'s best.
 (e) time to   steps, seconds and FLOPs to 99% test accuracy of nanda2023 and nanda2023-fast, each
@@ -81,8 +82,9 @@ class Plan:
     torch_steps: int = 30                  # PyTorch steps per timed loop
     ensemble_preset: tuple[str, dict] = ("pair2023", {})
     ensemble_sizes: tuple[int, ...] = (1, 8, 32, 64, 128)
-    ensemble_chunk: int = 200
+    ensemble_chunk: int = 2000             # model-steps per timed chunk (max(1, chunk // E) steps of E members)
     ensemble_reps: int = 3
+    ensemble_table: bool = True            # (c) also with embed_table (the per-vocabulary first layer)
     ttg: dict[str, tuple[str, dict]] = field(default_factory=lambda: {
         "nanda2023": ("nanda2023", {}), "nanda2023-fast": ("nanda2023-fast", {})})
     ttg_skip: tuple[str, ...] = ()         # ttg entries marked skipped (too long for this mode)
@@ -120,7 +122,7 @@ class Plan:
 
     @classmethod
     def quick_plan(cls) -> Plan:
-        return cls(matmul_sizes=(2048,), matmul_reps=3, reps=3, torch_steps=10, ensemble_chunk=100,
+        return cls(matmul_sizes=(2048,), matmul_reps=3, reps=3, torch_steps=10, ensemble_chunk=1000,
                    ensemble_reps=2, ttg_skip=("nanda2023",), sweep_file=None, quick=True)
 
 
@@ -270,21 +272,21 @@ def xla_defaults(plan: Plan, steps: list[dict]) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- (c)
-def ensemble_speed(plan: Plan) -> list[dict]:
-    """Model-steps/s of E-member ensembles vs E × the single model's time, per E."""
+def ensemble_speed(plan: Plan) -> tuple[list[dict], list[dict]]:
+    """(c): model-steps/s of E-member ensembles against one model at a time as groklab trains it by default,
+    every (E, variant) timed in turn (``ensemble_bench.measure``): the config as given (the default layout
+    groups members where that pays, ``train/ensemble.py``) and, with ``plan.ensemble_table``, the same with
+    ``embed_table`` (the first layer gathered from per-vocabulary tables: other rounding, opt-in)."""
+    from benchmarks.ensemble_bench import measure
+
     preset, overrides = plan.ensemble_preset
-    rows: list[dict] = []
-    single = None
-    for E in sorted(set(plan.ensemble_sizes) | {1}):
-        _log(f"ensemble: E={E}")
-        trainer = _trainer(preset, overrides, seeds=range(E))
-        g = groklab_rate(trainer, plan.ensemble_chunk, plan.ensemble_reps)
-        single = g["steps_s"] if E == 1 else single
-        flops_step = trainer.model.flops_per_example * trainer.datasets[0].n_train * 3   # one model's step
-        rows.append({"E": E, "model_steps_s": g["steps_s"], "one_at_a_time_steps_s": single,
-                     "ratio": g["steps_s"] / single, "gflops": flops_step * g["steps_s"] / 1e9,
-                     "single_gflops": flops_step * single / 1e9})
-    return [r for r in rows if r["E"] in plan.ensemble_sizes]
+    variants = {"matmul": (preset, overrides)}
+    if plan.ensemble_table:
+        variants["table"] = (preset, {**overrides, "embed_table": True})
+    _log(f"ensemble: E = {', '.join(map(str, plan.ensemble_sizes))}, {' and '.join(variants)} first layer, interleaved")
+    res = measure(plan.ensemble_sizes, variants, plan.ensemble_chunk, plan.ensemble_reps, baseline="matmul")
+    keep = lambda v: [{**r, "first_layer": v} for r in res.get(v, []) if r["E"] in plan.ensemble_sizes]  # noqa: E731
+    return keep("matmul"), keep("table")
 
 
 def ensemble_bounds(rows: list[dict], ceiling: float) -> None:
@@ -435,7 +437,7 @@ def run(plan: Plan, out_dir: Path | None = None) -> dict:
     if plan.xla_compare:
         res["xla_defaults"] = xla_defaults(plan, res["steps"])
     write(res, out_dir)
-    res["ensemble"] = ensemble_speed(plan)
+    res["ensemble"], res["ensemble_table"] = ensemble_speed(plan)
     write(res, out_dir)
     # On a shared machine the first ceiling may have been measured in a busy moment: measure it
     # again and keep the better one, so the fractions of (d) are not flattered by a low ceiling.
@@ -445,7 +447,7 @@ def run(plan: Plan, out_dir: Path | None = None) -> dict:
         res["ceiling"] = again
         for r in res["steps"]:
             r["ceiling_frac"] = r["gflops"] / again["best"]
-    ensemble_bounds(res["ensemble"], res["ceiling"]["best"])
+    ensemble_bounds(res["ensemble"] + res["ensemble_table"], res["ceiling"]["best"])
     res["time_to_99"] = time_to_99(plan)
     if plan.atlas is not None:
         from benchmarks.atlas_bench import atlas_speed
@@ -508,11 +510,14 @@ def tables(res: dict) -> list[tuple[str, list[str], list[list[str]]]]:
                     ["model", "groklab flags", "steps/s", "XLA defaults", "steps/s", "ratio"],
                     [[x["model"], f"`{x['groklab_flags'] or '(none)'}`", _f(x["groklab_steps_s"], ".1f"),
                       f"`{x['default_flags'] or '(none)'}`", _f(x["default_steps_s"], ".1f"), _f(x["ratio"], ".2f")]]))
-    out.append(("(c) ensembles of pair2023 MLPs",
-                ["E", "model-steps/s", "one at a time", "ratio", "GFLOP/s", "of ceiling", "ceiling / one model"],
-                [[str(r["E"]), _f(r["model_steps_s"], ".0f"), _f(r["one_at_a_time_steps_s"], ".0f"),
-                  _f(r["ratio"], ".1f"), _f(r.get("gflops"), ".1f"), _f(r.get("ceiling_frac"), ".0%"),
-                  _f(r.get("ceiling_bound"), ".1f")] for r in res["ensemble"]]))
+    out.append(("(c) ensembles of pair2023 MLPs (ratio: against one model at a time with the matmul first layer)",
+                ["first layer", "E", "members per group", "model-steps/s", "one at a time", "ratio", "vs E = 1 alike",
+                 "GFLOP/s", "of ceiling", "ceiling / one model"],
+                [[r.get("first_layer", "matmul"), str(r["E"]), str(r.get("group", r["E"])),
+                  _f(r["model_steps_s"], ".0f"), _f(r["one_at_a_time_steps_s"], ".0f"), _f(r["ratio"], ".2f"),
+                  _f(r.get("batching"), ".2f"),
+                  _f(r.get("gflops"), ".1f"), _f(r.get("ceiling_frac"), ".0%"), _f(r.get("ceiling_bound"), ".1f")]
+                 for r in res["ensemble"] + res.get("ensemble_table", [])]))
     rows = []
     for name, r in res["time_to_99"].items():
         if not isinstance(r, dict):

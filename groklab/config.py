@@ -155,6 +155,9 @@ class Config:
                     "embedded inputs: logits = (h W_out) W_E^T, W_out [d_mlp, d_embed] (PAIR)")
     input: str = _f("embed", "model", Options(("embed", "embed-sum", "onehot", "features")),
                     "MLP input: per-operand embeddings, one summed embedding, one-hot tokens or the task's features")
+    embed_table: bool = _f(False, "model", Boolean(), "MLP with input embed: the first layer as rows gathered from "
+                           "per-operand tables W_E W_in (half of pair2023's FLOPs; rounds unlike the matmul)",
+                           added=True)
     bias: bool = _f(True, "model", Boolean(), "biases in the MLP's hidden and output layers (transformer: in its "
                     "blocks' MLPs; attention never has any)")
     init: str = _f("normal", "model", Options(("normal", "uniform")),
@@ -211,6 +214,10 @@ class Config:
                            added=True)
     seed: int = _f(0, "loop", _SEED, "initialisation and minibatch order", member=True)
     device: str = _f("auto", "loop", Options(("auto", "cpu", "cuda")), "where to train (auto: an accelerator if any)")
+    layout: str = _f("auto", "loop", Options(("auto", "vmap", "groups")),
+                     "ensemble layout: vmap (all members as one batch), groups (members a few at a time, each group "
+                     "through the whole interval; the same numbers) or auto (on the CPU, groups when the activations "
+                     "outgrow the cache)", added=True)
     # --- measures (groklab.measure)
     acc_threshold: float = _f(0.99, "measure", _UNIT_OPEN_LEFT, "t_mem / t_gen: first eval with accuracy >= this")
     phase_threshold: float = _f(0.9, "measure", _UNIT_OPEN_LEFT, "Liu et al.: accuracy that counts as reached")

@@ -45,6 +45,9 @@ class Model:
     flops_per_example: float
     n_classes: int
     reads_tokens: bool = True                 # has weights per input token (False: real-valued features)
+    # floats per example in the model's widest activation (an MLP's logits or widest layer; 0: not estimated),
+    # which sizes an ensemble's member groups (``train.ensemble.group_size``)
+    activation_width: int = 0
     token_weights: Callable[[Params], np.ndarray | None] = _not_applicable  # [vocab, ·]
     neuron_weights: Callable[[Params], np.ndarray | None] = _not_applicable  # [n_neurons, vocab]
     unembedding: Callable[[Params], np.ndarray | None] = _not_applicable  # [n_neurons, n_classes]
@@ -72,6 +75,9 @@ def _build_lm(cfg, ds: Dataset) -> Model:
 def build(cfg, ds: Dataset) -> Model:
     C = ds.n_classes
     sequence = bool(ds.meta.get("sequence"))
+    if cfg.embed_table and (cfg.model != "mlp" or cfg.input != "embed"):
+        raise ConfigError(f"embed_table: allowed only with model = mlp and input = embed (got model {cfg.model}, "
+                          f"input {cfg.input})")
     if sequence != (cfg.model == "lm"):
         raise ConfigError(f"model: got {cfg.model!r}; allowed lm for the sequence task {ds.name}" if sequence else
                           f"model: got 'lm'; allowed transformer or mlp for task {ds.name}, which is not a sequence "
@@ -126,6 +132,7 @@ def build(cfg, ds: Dataset) -> Model:
         flops_per_example=mlp.flops_per_example(cfg, d_in, C, T),
         n_classes=C,
         reads_tokens=vocab is not None,
+        activation_width=max(d_in, cfg.d_mlp, C),
         token_weights=lambda p: mlp.token_weights(p, cfg, T, vocab),
         neuron_weights=lambda p: mlp.neuron_weights(p, cfg, vocab),
         unembedding=lambda p: mlp.unembedding(p, cfg, C),

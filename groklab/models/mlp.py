@@ -81,12 +81,20 @@ def _first_layer(p: Params, x: jax.Array, cfg, vocab: int | None) -> jax.Array:
     One-hot inputs select rows of W_in, so the product is computed as the sum of the T selected rows
     (a gather, T·d_mlp adds per example) instead of a [batch, T·vocab] @ [T·vocab, d_mlp] matmul:
     the same numbers, up to the order of a float sum, at a fraction of the FLOPs (Gromov's and Doshi's
-    quadratic MLP spend two thirds of a step in that matmul otherwise)."""
+    quadratic MLP spend two thirds of a step in that matmul otherwise). Embedded inputs do the same with
+    per-operand tables W_E·W_in (vocab × d_mlp each) when ``embed_table`` asks for it: other rounding
+    than the [batch, T·d_embed] @ W_in matmul, so old runs' numbers need it off."""
     if cfg.input == "embed-sum":     # (Σ_t W_E[x_t]) W_in = Σ_t (W_E W_in)[x_t]: project the vocabulary once
         table = p["W_E"] @ p["W_in"]
         h = table[x[:, 0]]
         for t in range(1, x.shape[1]):
             h = h + table[x[:, t]]
+        return h
+    if cfg.input == "embed" and cfg.embed_table:   # [W_E[x_0], W_E[x_1], ...] W_in = Σ_t (W_E W_in[block t])[x_t]
+        W, d = p["W_in"], cfg.d_embed
+        h = (p["W_E"] @ W[:d])[x[:, 0]]
+        for t in range(1, x.shape[1]):
+            h = h + (p["W_E"] @ W[t * d:(t + 1) * d])[x[:, t]]
         return h
     if cfg.input != "onehot":
         return _inputs(p, x, cfg, vocab) @ p["W_in"]
@@ -122,8 +130,8 @@ def flops_per_example(cfg, d_in: int, n_classes: int, T: int | None = None) -> f
     (T·d_mlp adds, see ``_first_layer``), every other layer a matmul (2·fan_in·fan_out)."""
     widths = [d_in] + [cfg.d_mlp] * cfg.n_layers + ([cfg.d_embed, n_classes] if cfg.tied else [n_classes])
     flops = [2 * a * b for a, b in zip(widths[:-1], widths[1:])]
-    if cfg.input in ("onehot", "embed-sum") and T is not None:
-        flops[0] = T * cfg.d_mlp                 # gathered rows summed (embed-sum's table is per step)
+    if (cfg.input in ("onehot", "embed-sum") or (cfg.input == "embed" and cfg.embed_table)) and T is not None:
+        flops[0] = T * cfg.d_mlp                 # gathered rows summed (embed-sum's and embed_table's tables: per step)
     return float(sum(flops))
 
 

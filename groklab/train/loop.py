@@ -28,9 +28,10 @@ from groklab.measure import registry
 from groklab.measure.metrics import splits as split_metrics
 from groklab.models import Model, build
 from groklab.tasks import Dataset, build_dataset
-from groklab.train import losses, optim
+from groklab.train import ensemble, losses, optim
 from groklab.train import state as opt_names
 from groklab.train.ensemble import Evaluation
+from groklab.train.subsets import padded_rows
 
 _CACHE = os.environ.get("GROKLAB_JAX_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "groklab", "jax"))
 jax.config.update("jax_compilation_cache_dir", _CACHE)
@@ -88,7 +89,7 @@ class MemberData:
 
 def _stack_members(cfgs: list[Config], datasets: list[Dataset], model: Model) -> MemberData:
     E = len(cfgs)
-    M = max(d.n_train for d in datasets)
+    M = padded_rows(cfgs[0], [d.n_train for d in datasets])   # a subset ensemble's: all K members' largest
     xs, y_obs, y_true, is_tr, is_te, is_co = [], [], [], [], [], []
     tidx = np.zeros((E, M), np.int32)
     tw = np.zeros((E, M), np.float32)
@@ -233,11 +234,22 @@ class Trainer:
             return optax.apply_updates(params, updates), opt_state
 
         vstep = jax.vmap(member_step, in_axes=(0, 0, 0, None))
+        width = 4 * model.activation_width               # bytes per example of the widest activation
+        # auto groups for the CPU's caches; an accelerator wants the one big batch
+        layout = "vmap" if cfg.layout == "auto" and self.device.platform != "cpu" else cfg.layout
+        self.group = ensemble.group_size(layout, self.E, B * width)
+        self.eval_group = ensemble.group_size(layout, self.E, self.data.x.shape[1] * width)
 
-        def run(params, opt_state, d, start, n):
+        def interval(state, d, start, n):                # one group's (or all members') steps
             def body(i, carry):
                 return vstep(*carry, d, start + i)
-            return jax.lax.fori_loop(0, n, body, (params, opt_state))
+            return jax.lax.fori_loop(0, n, body, state)
+
+        def run(params, opt_state, d, start, n):
+            if self.group >= self.E:
+                return interval((params, opt_state), d, start, n)
+            return ensemble.in_groups(lambda t, a, b: interval(t[:2], t[2], a, b), self.group)(
+                (params, opt_state, d), start, n)
 
         self.has_noise = bool(self.data.is_corrupt.any())
         self.metrics = registry.active(registry.EvalSetup(cfg, self.has_noise, _declare_splits(self.data)))
@@ -255,7 +267,9 @@ class Trainer:
 
         self._init = jax.jit(jax.vmap(init_member))
         self.run_steps = jax.jit(run, donate_argnums=(0, 1))
-        self.evaluate = jax.jit(jax.vmap(member_eval))
+        veval = jax.vmap(member_eval)
+        grouped_eval = ensemble.in_groups(lambda t: veval(*t), self.eval_group)
+        self.evaluate = jax.jit(veval if self.eval_group >= self.E else lambda p, d: grouped_eval((p, d)))
 
     def device_data(self) -> dict:
         """Every member's data on the trainer's device (the ``d`` that ``run_steps`` and ``evaluate`` take)."""
