@@ -21,13 +21,26 @@ from groklab.store import Store
 DEFAULT_OUT = Path("docs") / "results.md"
 
 
-def collect(store: Store) -> list[dict]:
-    """``reproduce.compare`` of the reproduction shown for each experiment found, in the catalogue's order."""
+def _kind(sw: dict) -> int:
+    """Which of several stores' candidates is shown: completed full (0), then completed smoke (1), then
+    unfinished (2); the newest within a kind."""
+    done = sw["n_done"] == sw["n_points"]
+    return 0 if done and not sw["spec"].get("smoke") else 1 if done else 2
+
+
+def collect(store: Store | list[Store]) -> list[dict]:
+    """``reproduce.compare`` of the reproduction shown for each experiment found, in the catalogue's order.
+    Given several stores, each experiment's shown run is picked across all of them by the same rule as
+    within one (``reproduce.newest``)."""
+    stores = store if isinstance(store, list) else [store]
     out = []
     for name in EXPERIMENTS:
-        sw = newest(store, name)
-        if sw is not None:
-            out.append(compare(store, sw["sweep_id"]))
+        found = [(st, sw) for st in stores if (sw := newest(st, name)) is not None]
+        found.sort(key=lambda f: str(f[1].get("created") or ""), reverse=True)     # newest first (ISO times)
+        found.sort(key=lambda f: _kind(f[1]))                                       # stable: by kind, then newest
+        if found:
+            st, sw = found[0]
+            out.append(compare(st, sw["sweep_id"]))
     return out
 
 
@@ -119,12 +132,13 @@ def render(results: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(store: Store, out: str | Path = DEFAULT_OUT) -> tuple[Path, list[dict]]:
-    """Write the results page for ``store`` to ``out``; returns the path and the results shown.
-    Raises ConfigError if the store holds no reproduction (an existing page is left alone)."""
+def write(store: Store | list[Store], out: str | Path = DEFAULT_OUT) -> tuple[Path, list[dict]]:
+    """Write the results page for ``store`` (or several stores) to ``out``; returns the path and the results
+    shown. Raises ConfigError if no store holds a reproduction (an existing page is left alone)."""
     results = collect(store)
     if not results:
-        raise ConfigError(f"results: no reproductions in {store.root}; run `groklab reproduce NAME` first "
+        roots = ", ".join(str(s.root) for s in (store if isinstance(store, list) else [store]))
+        raise ConfigError(f"results: no reproductions in {roots}; run `groklab reproduce NAME` first "
                           "(`groklab reproduce --list`)")
     path = Path(out).expanduser()
     if path.is_dir():

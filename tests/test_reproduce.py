@@ -23,7 +23,7 @@ NAMES = list(rp.EXPERIMENTS)
 def test_list_names_every_experiment(capsys):
     assert main(["reproduce", "--list"]) == 0
     text = capsys.readouterr().out
-    assert len(NAMES) == 13                 # ten, accelerators, grokked-reasoning, secret-sharer
+    assert len(NAMES) == 14                 # ten, accelerators, grokked-reasoning, secret-sharer, memorization-phases
     for name in NAMES:
         assert name in text
     assert main(["reproduce", "--list", "--json"]) == 0
@@ -145,6 +145,28 @@ def test_newest_prefers_a_completed_full_run_then_smoke_then_unfinished(tmp_path
     assert rp.newest(st, "doshi2023")["sweep_id"] == full
     res = rp.compare(st, unfinished)          # nothing trained: rows say so, nothing invented
     assert not res["complete"] and all(r["ours"] is None and "not trained" in r["why"] for r in res["rows"])
+
+
+def test_results_across_stores_pick_full_over_smoke_then_the_newest(tmp_path, monkeypatch):
+    from groklab import results
+
+    a, b = Store(tmp_path / "a"), Store(tmp_path / "b")
+    pts = [{"task": "x+y", "p": 5, "seed": 0, "name": "doshi2023/wd=0"}]
+
+    def sweep(st: Store, smoke: bool) -> str:
+        sid = st.create_sweep("doshi2023", rp.KIND, {"experiment": "doshi2023", "smoke": smoke}, pts)
+        st.complete_points(sid, [0], ["r-none"])
+        return sid
+
+    shown = []
+    monkeypatch.setattr(results, "compare", lambda st, sid: shown.append((st.root, sid)) or {"sweep_id": sid})
+    smoke_a = sweep(a, True)
+    assert results.collect([a, b]) == [{"sweep_id": smoke_a}] and shown[-1][0] == a.root
+    full_b = sweep(b, False)                       # a full run in the other store wins over a smoke one
+    assert results.collect([a, b])[0]["sweep_id"] == full_b and shown[-1][0] == b.root
+    sweep(a, True)                                 # a newer smoke run does not displace it
+    assert results.collect([a, b])[0]["sweep_id"] == full_b
+    assert results.collect([a])[0]["sweep_id"] != full_b    # one store: as before
 
 
 @pytest.mark.slow

@@ -90,8 +90,8 @@ def cmd_results(args: argparse.Namespace) -> int:
     from groklab import results
     from groklab.store import Store
 
-    store = Store(args.store, create=False)
-    path, shown = results.write(store, args.out if args.out is not None else str(results.DEFAULT_OUT))
+    stores = [Store(args.store, create=False)] + [Store(extra, create=False) for extra in args.also_store or []]
+    path, shown = results.write(stores, args.out if args.out is not None else str(results.DEFAULT_OUT))
     if args.json:
         print_json({"path": str(path), "experiments": shown})
         return 0
@@ -134,4 +134,7 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
                     "the wall time, and the measured facts where ours differs. Every number comes from the store "
                     "or from the published constants in groklab/reproduce.py.")
     r.add_argument("--out", metavar="FILE", default=None, help="the page to write (default docs/results.md)")
+    r.add_argument("--also-store", metavar="DIR", action="append", default=None,
+                   help="another store to read reproductions from (repeatable); each experiment shows the "
+                        "completed full run, else smoke, else unfinished, newest first, across all stores")
     r.set_defaults(func=cmd_results)

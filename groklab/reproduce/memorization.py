@@ -33,7 +33,7 @@ def _points(smoke: bool) -> list[Config]:
     return out
 
 
-def _at(steps: np.ndarray, ex: np.ndarray, step: int | None) -> float | None:
+def value_at(steps: np.ndarray, ex: np.ndarray, step: int | None) -> float | None:
     """Exposure at the last recorded step at or before ``step`` (None if ``step`` is None or before all)."""
     if step is None:
         return None
@@ -41,11 +41,11 @@ def _at(steps: np.ndarray, ex: np.ndarray, step: int | None) -> float | None:
     return float(ex[ok[-1]]) if ok.size else None
 
 
-def _num(v, spec: str = ".3f") -> str:
+def fmt_or_dash(v, spec: str = ".3f") -> str:
     return "—" if v is None else format(v, spec)
 
 
-def _atlas_facts(out: Outcome, group_runs: list[dict]) -> dict:
+def atlas_facts(out: Outcome, group_runs: list[dict]) -> dict:
     """One atlas's numbers: its summary, exposure curve, t_mem and t_gen (the median member's)."""
     from groklab.analysis.memorization import atlas
 
@@ -62,7 +62,7 @@ def _atlas_facts(out: Outcome, group_runs: list[dict]) -> dict:
     return {"a": a, "steps": np.array(c["step"]), "ex": ex, **med}
 
 
-def _med(vals: list) -> float | None:
+def median_of(vals: list) -> float | None:
     v = [x for x in vals if x is not None]
     return float(np.median(v)) if v else None
 
@@ -74,7 +74,7 @@ def _compare(out: Outcome) -> list[Row]:
     groups: dict[str, list[dict]] = {}
     for r in runs:
         groups.setdefault(r["group_id"], []).append(r)
-    facts = [_atlas_facts(out, g) for g in groups.values()]
+    facts = [atlas_facts(out, g) for g in groups.values()]
     n = len(facts)
     seeds = lambda f: "; ".join(f"atlas {i}: {f(x)}" for i, x in enumerate(facts))  # noqa: E731
     s0 = [x["a"]["summary"] for x in facts]
@@ -85,15 +85,15 @@ def _compare(out: Outcome) -> list[Row]:
                 for li, lo in zip(lira, loss))
     rows = [
         Row(f"AUC of mem(i) separating noisy from clean labels (median of {n} atlases)", None,
-            _med([x["mem_auc_corrupted"] for x in s0]), "frac",
-            detail=seeds(lambda x: f"{_num(x['a']['summary']['mem_auc_corrupted'])} (mean mem noisy "
-                                   f"{_num(x['a']['summary']['mem_corrupted'])}, clean "
-                                   f"{_num(x['a']['summary']['mem_clean'])}; {x['a']['members']} members)")),
-        Row("held-out accuracy of the members", None, _med([x["test_acc"] for x in s0]), "acc"),
-        Row("LiRA TPR at 0.1% FPR", None, _med([tpr(d, "tpr@0.001") for d in lira]), "frac",
-            detail=f"loss threshold {_num(_med([tpr(d, 'tpr@0.001') for d in loss]))}"),
-        Row("LiRA TPR at 1% FPR", None, _med([tpr(d, "tpr@0.01") for d in lira]), "frac",
-            detail=f"loss threshold {_num(_med([tpr(d, 'tpr@0.01') for d in loss]))}"),
+            median_of([x["mem_auc_corrupted"] for x in s0]), "frac",
+            detail=seeds(lambda x: f"{fmt_or_dash(x['a']['summary']['mem_auc_corrupted'])} (mean mem noisy "
+                                   f"{fmt_or_dash(x['a']['summary']['mem_corrupted'])}, clean "
+                                   f"{fmt_or_dash(x['a']['summary']['mem_clean'])}; {x['a']['members']} members)")),
+        Row("held-out accuracy of the members", None, median_of([x["test_acc"] for x in s0]), "acc"),
+        Row("LiRA TPR at 0.1% FPR", None, median_of([tpr(d, "tpr@0.001") for d in lira]), "frac",
+            detail=f"loss threshold {fmt_or_dash(median_of([tpr(d, 'tpr@0.001') for d in loss]))}"),
+        Row("LiRA TPR at 1% FPR", None, median_of([tpr(d, "tpr@0.01") for d in lira]), "frac",
+            detail=f"loss threshold {fmt_or_dash(median_of([tpr(d, 'tpr@0.01') for d in loss]))}"),
         Row("LiRA at least the loss threshold at 0.1% and 1% FPR (last step)", None, f"{beats} of {n} atlases",
             "finding"),
     ]
@@ -104,7 +104,7 @@ def _exposure_rows(facts: list[dict]) -> list[Row]:
     """What grokking does to canary exposure: at step 0, at t_mem, at t_gen and at the end, per atlas."""
     def at(x, when):
         step = {"start": 0, "t_mem": x["t_mem"], "t_gen": x["t_gen"], "end": int(x["steps"][-1])}[when]
-        return _at(x["steps"], x["ex"], step)
+        return value_at(x["steps"], x["ex"], step)
 
     n = len(facts)
     rows = []
@@ -112,8 +112,8 @@ def _exposure_rows(facts: list[dict]) -> list[Row]:
                        ("t_gen", "when test accuracy reaches 0.9 (generalized)"), ("end", "at the end")):
         vals = [at(x, when) for x in facts]
         rows.append(Row(f"canary exposure (bits) {what}, median of {n} atlases", None,
-                        "—" if _med(vals) is None else f"{_med(vals):.2f}", "finding",
-                        detail="; ".join(f"atlas {i}: {_num(v, '.2f')}"
+                        "—" if median_of(vals) is None else f"{median_of(vals):.2f}", "finding",
+                        detail="; ".join(f"atlas {i}: {fmt_or_dash(v, '.2f')}"
                                          + (f" (step {x[when]})" if when in ("t_mem", "t_gen") else "")
                                          for i, (x, v) in enumerate(zip(facts, vals)))))
     gen = [x for x in facts if x["t_gen"] is not None and at(x, "t_gen") is not None]
