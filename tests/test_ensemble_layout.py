@@ -1,6 +1,7 @@
 """Ensemble layouts (train/ensemble.py) and the MLP's per-vocabulary first layer (``embed_table``) against the
-vmapped reference: member groups give the same numbers bit for bit; the table the same loss, gradients and
-training steps within float32 rounding; ``auto`` picks groups by shape."""
+vmapped reference: member groups give the same numbers bit for bit (MLPs; transformers, with the atlas's
+per-example scores); the table the same loss, gradients and training steps within float32 rounding; ``auto``
+picks groups by shape."""
 
 import dataclasses
 import types
@@ -14,8 +15,9 @@ from groklab.config import resolve
 from groklab.errors import ConfigError
 from groklab.models import build
 from groklab.tasks import build_dataset
-from groklab.train import ensemble, loop, losses
+from groklab.train import ensemble, examples, loop, losses
 from groklab.train.loop import Trainer
+from groklab.train.subsets import expand_subsets
 
 # pair2023's model (factored embedding, one ReLU layer, AdamW, full batch) at a tiny size; each seed its own split
 TINY = dict(task="x+y", p=11, frac=0.5, model="mlp", input="embed", d_embed=8, d_mlp=6, act="relu", bias=True,
@@ -78,11 +80,76 @@ def test_auto_groups_by_shape(monkeypatch):
     monkeypatch.undo()
     assert Trainer([resolve("pair2023", seed=s) for s in range(4)]).group == 4         # one group: the vmap
     assert Trainer(_configs(8)).group == 8                                           # 8 tiny members fit
-    assert ensemble.group_size("auto", 64, 0) == 64                                  # no estimate (transformer)
+    assert ensemble.group_size("auto", 64, 0) == 64                                  # no estimate
     assert ensemble.group_size("vmap", 64, 1e9) == 64
     assert ensemble.group_size("groups", 64, 1e9) == 2
     assert ensemble.group_size("groups", 64, ensemble.GROUP_BYTES / 8) == 8
     assert ensemble.group_size("auto", 12, ensemble.GROUP_BYTES / 8) == 12          # 8 > 12 / 2: one group
+
+
+# nanda2023-fast's transformer at a tiny size: one block (Q/K/V per vocabulary entry, scores gathered from a table)
+# or two with LayerNorm (every projection per example); members of one subset ensemble with two canaries
+TINY_TF = dict(p=11, d_model=16, n_heads=2, d_mlp=24, frac=0.6, subsets=5, canaries=2, steps=12, eval_every=4)
+
+
+def _tf_configs(layout, **kw):
+    return expand_subsets([resolve("nanda2023-fast", **{**TINY_TF, **kw}, layout=layout)])
+
+
+@pytest.mark.parametrize("kw", [{}, {"n_layers": 2, "layernorm": True}])
+def test_transformer_groups_equal_the_vmap_bit_for_bit(monkeypatch, kw):
+    """A five-member subset ensemble of the transformer in groups of two (one mapped group, the last three as one
+    more call) trains, evaluates and scores every table row (the atlas's loss, phi and rank) exactly as the vmap."""
+    ref = Trainer(_tf_configs("vmap", **kw))
+    assert ref.group == 5 and ref.eval_group == 5
+    monkeypatch.setattr(ensemble, "GROUP_BYTES", 1)
+    grouped = Trainer(_tf_configs("groups", **kw))
+    assert grouped.group == 2 and grouped.eval_group == 2
+    want, got = _train(ref, 7), _train(grouped, 7)
+    for w, g in zip(jax.tree.leaves(want), jax.tree.leaves(got)):
+        np.testing.assert_array_equal(np.asarray(g), np.asarray(w))
+    assert float(np.abs(want[0]["W_U"] - jax.device_get(ref.init_state()[0])["W_U"]).sum()) > 0   # it trained
+    y = jnp.asarray(examples.pool_facts(ref.cfgs, [d.train_idx for d in ref.datasets])[0]["y"])
+    x = jnp.asarray(ref.data.x)
+    scored = [jax.device_get(examples.per_example_program(t)(want[0], x, y)) for t in (ref, grouped)]
+    for w, g in zip(*scored):
+        assert w.shape == (5, x.shape[1])
+        np.testing.assert_array_equal(g, w)
+    assert len(np.unique(scored[0][1])) > 5                                   # phi varies by member and row
+
+
+def test_lm_groups_equal_the_vmap_bit_for_bit(monkeypatch):
+    """The causal lm (kg-compose at a tiny width, minibatches): five members in groups of two train and evaluate
+    exactly as the vmap."""
+    cfgs = [resolve("kg-compose", d_model=16, n_heads=2, d_mlp=32, n_layers=1, batch_size=16, steps=8, seed=s)
+            for s in range(5)]
+    ref = Trainer([c.replace(layout="vmap") for c in cfgs])
+    monkeypatch.setattr(ensemble, "GROUP_BYTES", 1)
+    grouped = Trainer([c.replace(layout="groups") for c in cfgs])
+    assert (ref.group, grouped.group, grouped.eval_group) == (5, 2, 2)
+    want, got = _train(ref, 5), _train(grouped, 5)
+    for w, g in zip(jax.tree.leaves(want), jax.tree.leaves(got)):
+        np.testing.assert_array_equal(np.asarray(g), np.asarray(w))
+    assert len(np.unique(want[2]["train_loss"])) == 5
+
+
+def test_auto_groups_the_nanda2023_atlas():
+    """auto: nanda2023-fast's 64-member subset ensemble steps and scores in groups of two (each member's
+    d_mlp = 512 neurons a row over ~1,900 training rows, ~3.9 MB, is past GROUP_BYTES), a three-member one
+    keeps the vmap; the transformer's estimate is its widest activation, the lm's every position's."""
+    cfgs = expand_subsets([resolve("nanda2023-fast", subsets=64)])
+    t = Trainer(cfgs)
+    assert t.model.activation_width == max(cfgs[0].d_mlp, 3 * cfgs[0].d_model, t.model.n_classes)
+    assert t.data.train_idx.shape[1] * 4 * t.model.activation_width > ensemble.GROUP_BYTES
+    assert (t.group, t.eval_group) == (2, 2)
+    assert (Trainer(cfgs[:3]).group, Trainer(cfgs[:3]).eval_group) == (3, 3)
+    two = resolve("nanda2023-fast", n_layers=2, layernorm=True)
+    ds = build_dataset(two)
+    assert build(two, ds).activation_width == 3 * max(two.d_model, two.d_mlp, two.n_heads * 3)
+    lm = resolve("kg-compose")
+    ds = build_dataset(lm)
+    T = ds.x.shape[1]
+    assert build(lm, ds).activation_width == T * max(lm.d_model, lm.d_mlp, lm.n_heads * T, ds.vocab_size)
 
 
 def _loss_and_grads(cfg, params, ds):

@@ -45,8 +45,9 @@ class Model:
     flops_per_example: float
     n_classes: int
     reads_tokens: bool = True                 # has weights per input token (False: real-valued features)
-    # floats per example in the model's widest activation (an MLP's logits or widest layer; 0: not estimated),
-    # which sizes an ensemble's member groups (``train.ensemble.group_size``)
+    # floats per example in the model's widest activation (an MLP's logits or widest layer; a transformer's, see
+    # ``transformer.activation_width``; 0: not estimated), which sizes an ensemble's member groups
+    # (``train.ensemble.group_size``)
     activation_width: int = 0
     token_weights: Callable[[Params], np.ndarray | None] = _not_applicable  # [vocab, ·]
     neuron_weights: Callable[[Params], np.ndarray | None] = _not_applicable  # [n_neurons, vocab]
@@ -66,6 +67,7 @@ def _build_lm(cfg, ds: Dataset) -> Model:
         prepare=lambda x: x,
         flops_per_example=lm.flops_per_example(cfg, T, V),
         n_classes=V,
+        activation_width=lm.activation_width(cfg, T, V),
         token_weights=lm.token_weights,
         neuron_weights=lm.neuron_weights,
         unembedding=lambda p: lm.unembedding(p, cfg),
@@ -105,6 +107,7 @@ def build(cfg, ds: Dataset) -> Model:
             prepare=prepare,
             flops_per_example=transformer.flops_per_example(cfg, T, C, V + 1 + op_token),
             n_classes=C,
+            activation_width=transformer.activation_width(cfg, T, C),
             token_weights=lambda p: transformer.token_weights(p, V),
             neuron_weights=lambda p: transformer.neuron_weights(p, V),
             unembedding=lambda p: transformer.unembedding(p, cfg, C),

@@ -121,6 +121,13 @@ def flops_per_example(cfg, T: int, vocab: int) -> float:
     return float(2 * (cfg.n_layers * per_layer + T * d * vocab))
 
 
+def activation_width(cfg, T: int, vocab: int) -> int:
+    """Floats per example (one sequence) in the widest activation ``forward`` makes, every position read out:
+    T·max(d_model, d_mlp, n_heads·T, vocab) (residual stream and Q/K/V, MLP neurons, scores, logits); sizes an
+    ensemble's member groups (``train.ensemble.group_size``)."""
+    return int(T * max(cfg.d_model, cfg.d_mlp, cfg.n_heads * T, vocab))
+
+
 # ---------------------------------------------------------------------------------------------- readouts
 def _f64(p: Params, name: str) -> np.ndarray:
     return np.asarray(p[name], np.float64)

@@ -229,6 +229,18 @@ def flops_per_example(cfg, T: int, n_classes: int, d_vocab: int | None = None) -
     return float(total + 2 * d * n_classes)
 
 
+def activation_width(cfg, T: int, n_classes: int) -> int:
+    """Floats per example in the widest activation ``forward`` makes, which sizes an ensemble's member groups
+    (``train.ensemble.group_size``): in a block before the last, T·max(d_model, d_mlp, n_heads·T) (residual
+    stream and Q/K/V, MLP neurons, attention scores at every position); in the last, which runs at the answer
+    position alone, the T·d_model residual stream, keys and values beside the d_mlp neurons; the logits."""
+    d, m, h = cfg.d_model, cfg.d_mlp, cfg.n_heads
+    widest = max(n_classes, T * d, m)
+    if cfg.n_layers > 1:
+        widest = max(widest, T * max(m, h * T))
+    return int(widest)
+
+
 # ---------------------------------------------------------------------------------------------- readouts
 # Weights read off the parameters for interpretability (numpy, float64; LayerNorm ignored).
 def _f64(p: Params, name: str) -> np.ndarray:

@@ -2,9 +2,9 @@
 ensemble or a run with canaries (``groklab.tasks.subsets``): the inputs of the memorization atlas
 (``groklab.measure.memorization``).
 
-At each checkpoint step one more compiled, member-vmapped program scores every row of the task's
-table against its *pool* label (the label the pool trains on: noisy or a canary's secret for pool
-rows, the true label elsewhere), whether or not the member trained on it:
+At each checkpoint step one more compiled, member-vmapped program (in the evaluation's member groups)
+scores every row of the task's table against its *pool* label (the label the pool trains on: noisy or a
+canary's secret for pool rows, the true label elsewhere), whether or not the member trained on it:
 
 - ``loss``: the run's per-example loss;
 - ``phi``: the logit-scaled confidence φ = log(p_y / (1 − p_y)) = z_y − logsumexp_{j≠y} z_j, computed
@@ -27,7 +27,7 @@ import numpy as np
 from groklab.config import Config
 from groklab.tasks import build_table, make_dataset
 from groklab.tasks.subsets import plant_canaries
-from groklab.train import losses
+from groklab.train import ensemble, losses
 from groklab.train.subsets import records_examples
 
 __all__ = ["Recorder", "per_example_program", "pool_facts", "records_examples"]
@@ -81,7 +81,8 @@ def confidence(kind: str, logits: jax.Array, y: jax.Array, loss: jax.Array) -> j
 
 
 def per_example_program(trainer) -> Callable:
-    """Jitted ``(params [E, ...], x [E, N, T'], y [N]) -> (loss, phi, rank)``, each ``[E, N]``."""
+    """Jitted ``(params [E, ...], x [E, N, T'], y [N]) -> (loss, phi, rank)``, each ``[E, N]``; the members in
+    the trainer's evaluation groups (``trainer.eval_group``, ``train.ensemble``) when it has them."""
     cfg, model, dtype = trainer.cfg, trainer.model, trainer.loss_dtype
 
     def member(params, x, y):
@@ -91,7 +92,11 @@ def per_example_program(trainer) -> Callable:
         rank = 1 + (logits > z_y[:, None]).sum(-1)
         return loss, confidence(cfg.loss, logits, y, loss), rank.astype(jnp.int32)
 
-    return jax.jit(jax.vmap(member, in_axes=(0, 0, None)))
+    vm = jax.vmap(member, in_axes=(0, 0, None))
+    if trainer.eval_group >= trainer.E:
+        return jax.jit(vm)
+    grouped = ensemble.in_groups(lambda t, y: vm(*t, y), trainer.eval_group)   # the evaluation's groups
+    return jax.jit(lambda params, x, y: grouped((params, x), y))
 
 
 SaveFn = Callable[[int | None, dict[str, np.ndarray], dict[str, str]], None]
