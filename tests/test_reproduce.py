@@ -169,6 +169,23 @@ def test_results_across_stores_pick_full_over_smoke_then_the_newest(tmp_path, mo
     assert results.collect([a])[0]["sweep_id"] != full_b    # one store: as before
 
 
+def test_resume_finds_a_reproduction_stored_before_fields_were_added(tmp_path):
+    from groklab.config import FIELDS
+    from groklab.reproduce.run import _same_configs
+
+    st = Store(tmp_path / "s")
+    exp = rp.get("doshi2023")
+    cfgs = exp.points(True)
+    spec = rp.spec_of(exp, True, cfgs)
+    added = [k for k, f in FIELDS.items() if f.metadata.get("added")]
+    old_points = [{k: v for k, v in c.to_dict().items() if k not in added} for c in cfgs]   # older code's dicts
+    old = st.create_sweep("doshi2023", rp.KIND, {**spec, "spec_hash": "0" * 16}, old_points)
+    assert _same_configs(st, st.get_sweep(old), spec, cfgs)
+    other = st.create_sweep("doshi2023", rp.KIND, {**spec, "spec_hash": "1" * 16},
+                            [{**d, "wd": d["wd"] + 1.0} for d in old_points])   # another experiment's configs
+    assert not _same_configs(st, st.get_sweep(other), spec, cfgs)
+
+
 @pytest.mark.slow
 def test_resume_trains_the_points_an_unfinished_reproduction_lacks(tmp_path):
     st = Store(tmp_path / "s")

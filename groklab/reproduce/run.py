@@ -9,7 +9,7 @@ import os
 import time
 from collections.abc import Callable
 
-from groklab.config import Config
+from groklab.config import Config, from_dict
 from groklab.errors import ConfigError
 from groklab.reproduce.core import RULES
 from groklab.reproduce.experiment import EXPERIMENTS, Experiment, departures, get
@@ -30,6 +30,19 @@ def spec_of(exp: Experiment, smoke: bool, configs: list[Config]) -> dict:
     blob = dumps([c.to_dict() for c in configs]).encode()
     return {"experiment": exp.name, "smoke": smoke, "command": command(exp.name, smoke), "cite": exp.cite,
             "claim": exp.claim, "axes": axes, "spec_hash": hashlib.sha256(blob).hexdigest()[:16]}
+
+
+def _same_configs(store: Store, sweep: dict, spec: dict, configs: list[Config]) -> bool:
+    """Whether a stored reproduction sweep asked for ``configs``: the same spec hash, or, for a sweep made
+    before fields were added to Config (``added``, left out of ``Config.hash`` at their defaults), the
+    same config hashes point by point, so adding a field never orphans an unfinished reproduction."""
+    if sweep["spec"].get("spec_hash") == spec["spec_hash"]:
+        return True
+    try:
+        stored = [from_dict(p["config"]).hash() for p in store.sweep_points(sweep["sweep_id"])]
+    except (ConfigError, KeyError, TypeError, ValueError):     # a point this code cannot read is not the same
+        return False
+    return stored == [c.hash() for c in configs]
 
 
 def machine_load() -> dict:
@@ -86,8 +99,8 @@ def reproduce(store: Store, name: str, *, smoke: bool = False, resume: bool = Fa
     spec = spec_of(exp, smoke, configs)
     sid = None
     if resume:
-        same = [s for s in reproduction_sweeps(store, name) if s["spec"].get("spec_hash") == spec["spec_hash"]
-                and s["n_done"] < s["n_points"]]
+        same = [s for s in reproduction_sweeps(store, name) if s["n_done"] < s["n_points"]
+                and _same_configs(store, s, spec, configs)]
         if not same:
             raise ConfigError(f"resume: no unfinished `{command(name, smoke)}` in {store.root}; "
                               "run it without --resume")
