@@ -191,6 +191,18 @@ def test_cost_model_batches_only_when_the_ensemble_is_cheaper_per_point(tmp_path
     assert [(t.points, m) for t, m in out] == [([1, 2], "ensemble")]
 
 
+def test_a_run_too_long_to_lose_trains_in_process_where_it_checkpoints(tmp_path):
+    from groklab.sweep.cost import RESUMABLE_S
+
+    slow_ensemble = {"setup_s": 1.0, "step_s": 300.0, "eval_s": 0.0}    # 3,000 s per point batched
+    task = Pack([0, 1, 2], [tiny(steps=100, seed=s).to_dict() for s in range(3)])
+    for alone_s, mode in ((RESUMABLE_S / 2, "separate"), (2 * RESUMABLE_S, "ensemble")):
+        store = Store(tmp_path / str(alone_s))
+        cost = {**_cost(alone_s), "ensemble": slow_ensemble}
+        out = schedule(store, None, [task], measure=lambda s, i, t, c=cost: c)
+        assert {m for _, m in out} == {mode}     # separate is faster in both; only the long one stays resumable
+
+
 # ---------------------------------------------------------------------------------------------- recording
 def test_a_group_trained_away_from_the_store_records_like_a_local_run(tmp_path):
     from groklab import api

@@ -67,6 +67,11 @@ def point_seconds(m: dict, cfg: Config, points: int) -> tuple[float, float]:
             m["alone_s"] + m["startup_s"] * workers / points)
 
 
+# seconds: a separate run (a worker process, recorded when it returns) expected to take longer than this
+# trains in process instead, where a kill loses only the steps since its last checkpoint
+RESUMABLE_S = 900.0
+
+
 def cost_key(cfg: Config) -> str:
     return hashlib.sha256(f"{cfg.shape_key()}|{os.cpu_count()}".encode()).hexdigest()[:16]
 
@@ -102,7 +107,8 @@ def schedule(store: Store, sweep_id: str | None, packs: list[Pack], mode: str = 
                 atomic_write_bytes(path, json.dumps(cache, indent=1, sort_keys=True).encode())
                 t = Pack(t.points[1:], t.configs[1:])
             batched, alone = point_seconds(cost, cfg, len(t.points))
-            m = "ensemble" if batched <= alone else "separate"
+            # a worker returns its run only when it ends: a long one trains in process, checkpointed as it goes
+            m = "ensemble" if batched <= alone or alone > RESUMABLE_S else "separate"
         if m == "separate" and len(t.points) > 1:
             out += [(Pack([p], [c]), "separate") for p, c in zip(t.points, t.configs)]
         elif t.points:
