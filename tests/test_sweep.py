@@ -203,6 +203,20 @@ def test_a_run_too_long_to_lose_trains_in_process_where_it_checkpoints(tmp_path)
         assert {m for _, m in out} == {mode}     # separate is faster in both; only the long one stays resumable
 
 
+def test_a_pack_too_long_to_measure_in_a_worker_trains_in_process_untouched(tmp_path, monkeypatch):
+    from groklab.sweep import cost as cost_mod
+
+    task = Pack([0, 1, 2], [tiny(steps=100, seed=s).to_dict() for s in range(3)])
+    store = Store(tmp_path / "s")
+    monkeypatch.setattr(cost_mod, "RESUMABLE_S", 0.0)       # every pack is "long"
+    measured = cost_mod.measure_cost(store, None, task)
+    assert measured["long"] and "alone_s" not in measured and store.list_runs() == []   # nothing trained
+    out = schedule(store, None, [task], measure=lambda s, i, t: measured)
+    assert [(t.points, m) for t, m in out] == [([0, 1, 2], "ensemble")]               # no point dropped
+    out = schedule(store, None, [task], measure=lambda s, i, t: pytest.fail("the cache decides"))
+    assert [(t.points, m) for t, m in out] == [([0, 1, 2], "ensemble")]
+
+
 # ---------------------------------------------------------------------------------------------- recording
 def test_a_group_trained_away_from_the_store_records_like_a_local_run(tmp_path):
     from groklab import api

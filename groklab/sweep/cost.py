@@ -22,6 +22,9 @@ from groklab.sweep.record import record_result
 from groklab.sweep.timing import time_trainer
 
 COST_FILE = "sweep-costs.json"
+# seconds: a separate run (a worker process, recorded when it returns) expected to take longer than this
+# trains in process instead, where a kill loses only the steps since its last checkpoint
+RESUMABLE_S = 900.0
 
 
 def measure_cost(store: Store, sweep_id: str | None, pack: Pack, min_time: float = 0.2) -> dict:
@@ -37,12 +40,18 @@ def measure_cost(store: Store, sweep_id: str | None, pack: Pack, min_time: float
     from groklab.train.loop import Trainer
 
     rest = [from_dict(c) for c in pack.configs[1:]]
+    ensemble = time_trainer(lambda: Trainer(rest), min_time)
+    cfg = rest[0]
+    evals = len(range(0, cfg.steps + 1, cfg.eval_every))
+    if ensemble["setup_s"] + cfg.steps * ensemble["step_s"] + evals * ensemble["eval_s"] > RESUMABLE_S:
+        # too long to train its first point in a worker, whose run is lost if killed: nothing trained
+        return {"members": len(rest), "clock": "cpu", "ensemble": ensemble, "long": True}
     before = children_cpu()
     with Workers(1) as pool:
         result = pool.call("warm_train", pack.configs[0])
     worker_s = children_cpu() - before
     record_result(store, sweep_id, pack.points[:1], result)
-    return {"members": len(rest), "clock": "cpu", "ensemble": time_trainer(lambda: Trainer(rest), min_time),
+    return {"members": len(rest), "clock": "cpu", "ensemble": ensemble,
             "alone_s": result["cpu_s"], "startup_s": max(worker_s - result["cpu_s"], 0.0)}
 
 
@@ -67,9 +76,9 @@ def point_seconds(m: dict, cfg: Config, points: int) -> tuple[float, float]:
             m["alone_s"] + m["startup_s"] * workers / points)
 
 
-# seconds: a separate run (a worker process, recorded when it returns) expected to take longer than this
-# trains in process instead, where a kill loses only the steps since its last checkpoint
-RESUMABLE_S = 900.0
+def _faster(cost: dict, cfg: Config, points: int) -> str:
+    batched, alone = point_seconds(cost, cfg, points)
+    return "ensemble" if batched <= alone or alone > RESUMABLE_S else "separate"
 
 
 def cost_key(cfg: Config) -> str:
@@ -101,14 +110,15 @@ def schedule(store: Store, sweep_id: str | None, packs: list[Pack], mode: str = 
             except (OSError, ValueError):
                 cache = {}
             cost = cache.get(cost_key(cfg))
-            if not isinstance(cost, dict) or cost.get("clock") != "cpu" or "startup_s" not in cost:
+            if not isinstance(cost, dict) or cost.get("clock") != "cpu" or not ("startup_s" in cost or
+                                                                                  cost.get("long")):
                 cost = measure(store, sweep_id, t)
                 cache[cost_key(cfg)] = cost
                 atomic_write_bytes(path, json.dumps(cache, indent=1, sort_keys=True).encode())
-                t = Pack(t.points[1:], t.configs[1:])
-            batched, alone = point_seconds(cost, cfg, len(t.points))
+                if not cost.get("long"):          # a long pack's measurement trained nothing
+                    t = Pack(t.points[1:], t.configs[1:])
             # a worker returns its run only when it ends: a long one trains in process, checkpointed as it goes
-            m = "ensemble" if batched <= alone or alone > RESUMABLE_S else "separate"
+            m = "ensemble" if cost.get("long") else _faster(cost, cfg, len(t.points))
         if m == "separate" and len(t.points) > 1:
             out += [(Pack([p], [c]), "separate") for p, c in zip(t.points, t.configs)]
         elif t.points:
