@@ -93,8 +93,6 @@ def per_example_program(trainer) -> Callable:
         return loss, confidence(cfg.loss, logits, y, loss), rank.astype(jnp.int32)
 
     vm = jax.vmap(member, in_axes=(0, 0, None))
-    if trainer.eval_group >= trainer.E:
-        return jax.jit(vm)
     grouped = ensemble.in_groups(lambda t, y: vm(*t, y), trainer.eval_group)   # the evaluation's groups
     return jax.jit(lambda params, x, y: grouped((params, x), y))
 

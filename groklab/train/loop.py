@@ -245,11 +245,10 @@ class Trainer:
                 return vstep(*carry, d, start + i)
             return jax.lax.fori_loop(0, n, body, state)
 
+        grouped = ensemble.in_groups(lambda t, a, b: interval(t[:2], t[2], a, b), self.group)   # c >= E: one call
+
         def run(params, opt_state, d, start, n):
-            if self.group >= self.E:
-                return interval((params, opt_state), d, start, n)
-            return ensemble.in_groups(lambda t, a, b: interval(t[:2], t[2], a, b), self.group)(
-                (params, opt_state, d), start, n)
+            return grouped((params, opt_state, d), start, n)
 
         self.has_noise = bool(self.data.is_corrupt.any())
         self.metrics = registry.active(registry.EvalSetup(cfg, self.has_noise, _declare_splits(self.data)))
@@ -267,9 +266,8 @@ class Trainer:
 
         self._init = jax.jit(jax.vmap(init_member))
         self.run_steps = jax.jit(run, donate_argnums=(0, 1))
-        veval = jax.vmap(member_eval)
-        grouped_eval = ensemble.in_groups(lambda t: veval(*t), self.eval_group)
-        self.evaluate = jax.jit(veval if self.eval_group >= self.E else lambda p, d: grouped_eval((p, d)))
+        grouped_eval = ensemble.in_groups(lambda t: jax.vmap(member_eval)(*t), self.eval_group)
+        self.evaluate = jax.jit(lambda params, d: grouped_eval((params, d)))
 
     def device_data(self) -> dict:
         """Every member's data on the trainer's device (the ``d`` that ``run_steps`` and ``evaluate`` take)."""
