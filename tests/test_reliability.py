@@ -83,6 +83,16 @@ RESUME_CASES = {     # each state the optimizer chain carries: Grokfast EMA / MA
 }
 
 
+def test_a_float32_run_after_a_float64_one_in_the_same_process_is_unchanged(tmp_path, baseline):
+    """A float64 run turns JAX's 64-bit mode on; the next float32 run in the process must not inherit it
+    (a sweep, a reproduction or the test suite trains both kinds in one process)."""
+    api.train(tiny(loss_dtype="float64", steps=10), store=tmp_path / "f64")
+    res = api.train(tiny(), store=tmp_path / "f32")
+    assert_same_metrics(Store(tmp_path / "f32").metrics(res.run_ids[0]), baseline[0])
+    for k, v in res.params[0].items():
+        assert v.dtype == baseline[1][k].dtype and np.array_equal(v, baseline[1][k]), k
+
+
 @pytest.mark.parametrize("extra", RESUME_CASES.values(), ids=RESUME_CASES.keys())
 def test_resume_restores_filter_optimizer_and_minibatch_state(tmp_path, extra):
     cfg = tiny(**extra)

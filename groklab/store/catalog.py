@@ -81,8 +81,8 @@ class Store(SweepTables, ExampleFiles):
         if not self.root.exists():
             if not create:
                 raise StoreError(f"store: no store at {self.root} (train a run first or pass --store DIR)")
-            try:
-                self.root.mkdir(parents=True)
+            try:                            # exist_ok: another process may create it between the check and here
+                self.root.mkdir(parents=True, exist_ok=True)
             except OSError as e:
                 raise StoreError(f"store: cannot create {self.root} ({e.strerror})") from None
         self.db_path = self.root / "groklab.db"
