@@ -5,6 +5,9 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STORE ?= groklab-runs
+# test files run in 2 processes (pytest-xdist), one file per process at a time: the suite is mostly
+# single-threaded compilation, so 2 cores finish it ~1.45x sooner (measured: 479 s vs 700 s serial)
+TEST_WORKERS ?= 2
 
 .PHONY: demo test install install-dev lint bench clean
 
@@ -26,7 +29,7 @@ demo: install
 	$(BIN)/groklab demo --store $(STORE)
 
 test: install-dev
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 lint: install-dev
 	$(BIN)/ruff check groklab tests benchmarks
