@@ -218,10 +218,6 @@ class Config:
                      "ensemble layout: vmap (all members as one batch), groups (members a few at a time, each group "
                      "through the whole interval; the same numbers) or auto (on the CPU, groups when the activations "
                      "outgrow the cache)", added=True)
-    matmul: str = _f("xla", "loop", Options(("xla", "blas")),
-                     "the models' per-example matmuls: XLA's CPU dot, or blas (numpy's OpenBLAS called from the "
-                     "compiled step, built on first use with the C++ compiler; CPU only; rounds unlike xla)",
-                     added=True)
     # --- measures (groklab.measure)
     acc_threshold: float = _f(0.99, "measure", _UNIT_OPEN_LEFT, "t_mem / t_gen: first eval with accuracy >= this")
     phase_threshold: float = _f(0.9, "measure", _UNIT_OPEN_LEFT, "Liu et al.: accuracy that counts as reached")

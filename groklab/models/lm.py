@@ -21,7 +21,6 @@ import jax.numpy as jnp
 import numpy as np
 
 # The blocks' parts are transformer.py's (one LayerNorm, one activation, one draw order for both models).
-from groklab.kernels import dot
 from groklab.models.transformer import _act, _affine, _drawer, _ln, blocks_and_head, final_ln
 
 Params = dict[str, jax.Array]
@@ -85,8 +84,8 @@ def _block(p: Params, layer: int, resid: jax.Array, cfg) -> tuple[jax.Array, jax
     x = _ln(p, b + "ln1", resid, ln and place == "pre")
     resid = _ln(p, b + "ln1", resid + _attention(p, b, x, cfg), ln and place == "post")
     x = _ln(p, b + "ln2", resid, ln and place != "post")
-    hidden = _act(cfg.act, _affine(p, b + "mlp.W_in", b + "mlp.b_in", x, cfg))
-    resid = _ln(p, b + "ln2", resid + _affine(p, b + "mlp.W_out", b + "mlp.b_out", hidden, cfg), ln and place == "post")
+    hidden = _act(cfg.act, _affine(p, b + "mlp.W_in", b + "mlp.b_in", x))
+    resid = _ln(p, b + "ln2", resid + _affine(p, b + "mlp.W_out", b + "mlp.b_out", hidden), ln and place == "post")
     return resid, hidden
 
 
@@ -107,7 +106,7 @@ def forward(p: Params, tokens: jax.Array, cfg) -> jax.Array:
     resid, _ = _residual(p, tokens, cfg)
     x = _ln(p, "ln_final", resid, final_ln(cfg))
     W_U = p["W_E"].T if cfg.tied else p["W_U"]
-    return dot(cfg, x, W_U)
+    return x @ W_U
 
 
 def mlp_activations(p: Params, tokens: jax.Array, cfg) -> jax.Array:

@@ -20,7 +20,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from groklab.interp.parity import parity_bit_weights
-from groklab.kernels import dot
 from groklab.models.transformer import _act
 
 Params = dict[str, jax.Array]
@@ -98,7 +97,7 @@ def _first_layer(p: Params, x: jax.Array, cfg, vocab: int | None) -> jax.Array:
             h = h + (p["W_E"] @ W[t * d:(t + 1) * d])[x[:, t]]
         return h
     if cfg.input != "onehot":
-        return dot(cfg, _inputs(p, x, cfg, vocab), p["W_in"])
+        return _inputs(p, x, cfg, vocab) @ p["W_in"]
     W = p["W_in"]
     h = W[x[:, 0]]
     for t in range(1, x.shape[1]):
@@ -112,7 +111,7 @@ def hidden(p: Params, x: jax.Array, cfg, vocab: int | None) -> jax.Array:
     for i in range(cfg.n_layers):
         nm = "W_in" if i == 0 else f"blocks.{i}.W"
         if i > 0:
-            h = dot(cfg, h, p[nm])
+            h = h @ p[nm]
         if cfg.bias:
             h = h + p[nm.replace("W", "b")]
         h = _act(cfg.act, h)
@@ -121,7 +120,7 @@ def hidden(p: Params, x: jax.Array, cfg, vocab: int | None) -> jax.Array:
 
 def forward(p: Params, x: jax.Array, cfg, vocab: int | None, n_classes: int | None = None) -> jax.Array:
     """Logits [batch, n_classes] (``tied``: through W_E[:n_classes]ᵀ after W_out)."""
-    out = dot(cfg, hidden(p, x, cfg, vocab), p["W_out"])
+    out = hidden(p, x, cfg, vocab) @ p["W_out"]
     out = out + p["b_out"] if cfg.bias else out
     return out @ p["W_E"][:n_classes].T if cfg.tied else out
 

@@ -21,8 +21,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from groklab.kernels import dot
-
 Params = dict[str, jax.Array]
 
 
@@ -115,7 +113,7 @@ def _ln(p: Params, name: str, x: jax.Array, on: bool) -> jax.Array:
 
 def _unembed(p: Params, cfg, x: jax.Array, n_classes: int) -> jax.Array:
     W_U = p["W_E"][:n_classes].T if cfg.tied else p["W_U"]
-    return dot(cfg, x, W_U)
+    return x @ W_U
 
 
 def _attention(p: Params, b: str, x: jax.Array, tokens: jax.Array, cfg, per_vocab: bool,
@@ -143,7 +141,7 @@ def _attention(p: Params, b: str, x: jax.Array, tokens: jax.Array, cfg, per_voca
             idx = (jnp.arange(T)[None, :] * V + tokens[:, -1:]) * V + tokens
             attn = jax.nn.softmax(table.reshape(T * V * V, h)[idx], axis=1)   # (batch, src, head)
             z = sum(attn[:, s, :, None] * (vE[tokens[:, s]] + vP[s]) for s in range(T))   # (batch, head, d_head)
-            return dot(cfg, z.reshape(B, d), W_O.reshape(d, d))[:, None]
+            return (z.reshape(B, d) @ W_O.reshape(d, d))[:, None]
         k = kE[tokens] + kP                                       # (batch, pos, head, d_head)
         v = vE[tokens] + vP
         q = (qE[tokens[:, -1]] + qP[-1])[:, None] if last_only else qE[tokens] + qP
@@ -163,10 +161,9 @@ def _score_table_fits(vocab: int, T: int, heads: int) -> bool:
     return T * vocab * vocab * heads <= 4_000_000
 
 
-def _affine(p: Params, w: str, b: str, x: jax.Array, cfg=None) -> jax.Array:
-    """x·W, plus the bias where the model has one (``bias = false`` models have none); through
-    ``kernels.dot`` (the config's matmul kernel)."""
-    out = dot(cfg, x, p[w])
+def _affine(p: Params, w: str, b: str, x: jax.Array) -> jax.Array:
+    """x·W, plus the bias where the model has one (``bias = false`` models have none)."""
+    out = x @ p[w]
     return out + p[b] if b in p else out
 
 
@@ -184,8 +181,8 @@ def _block(p: Params, layer: int, resid: jax.Array, tokens: jax.Array, cfg, per_
     attn_out = _attention(p, b, x, tokens, cfg, per_vocab=per_vocab, last_only=last_only)
     resid = _ln(p, b + "ln1", (resid[:, -1:] if last_only else resid) + attn_out, ln and place == "post")
     x = _ln(p, b + "ln2", resid, ln and place != "post")
-    hidden = _act(cfg.act, _affine(p, b + "mlp.W_in", b + "mlp.b_in", x, cfg))   # (batch, q, d_mlp)
-    resid = _ln(p, b + "ln2", resid + _affine(p, b + "mlp.W_out", b + "mlp.b_out", hidden, cfg), ln and place == "post")
+    hidden = _act(cfg.act, _affine(p, b + "mlp.W_in", b + "mlp.b_in", x))   # (batch, q, d_mlp)
+    resid = _ln(p, b + "ln2", resid + _affine(p, b + "mlp.W_out", b + "mlp.b_out", hidden), ln and place == "post")
     return resid, hidden
 
 

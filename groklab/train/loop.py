@@ -170,17 +170,6 @@ EvalFn = Callable[[Evaluation], None]
 CkptFn = Callable[[int, dict[str, np.ndarray], dict[str, np.ndarray]], None]
 
 
-def _check_blas(device) -> None:
-    """``matmul = "blas"`` needs the CPU and the OpenBLAS kernel (built on first use): a ConfigError says why not."""
-    if device.platform != "cpu":
-        raise ConfigError(f"matmul: blas runs on the CPU only (this run trains on {device.platform}); use xla")
-    from groklab.kernels import blas
-
-    why = blas.load()
-    if why:
-        raise ConfigError(f"matmul: blas is not available here ({why}); use xla")
-
-
 class Trainer:
     """Train an ensemble of configs that share shapes. ``configs[i]`` is member i."""
 
@@ -197,8 +186,6 @@ class Trainer:
         jax.config.update("jax_enable_x64", cfg.loss_dtype == "float64")
         self.loss_dtype = jnp.float64 if cfg.loss_dtype == "float64" else jnp.float32
         self.device = pick_device(cfg.device)
-        if cfg.matmul == "blas":
-            _check_blas(self.device)
         self.datasets = [build_dataset(c) for c in configs]
         self.model = build(cfg, self.datasets[0])
         self.data = _stack_members(configs, self.datasets, self.model)
