@@ -3,6 +3,8 @@
     groklab bench [--quick] [--json] [--out DIR]        # or: python benchmarks/bench.py ...
 
 (a) ceiling   float32 GFLOP/s of large matmuls with numpy (OpenBLAS), JAX/XLA and PyTorch.
+(a') dots     every dot of one nanda2023 step (read from its jaxpr), each timed alone in XLA and in numpy:
+              what the step's own shapes allow, beside (a)'s large-matmul ceiling (``dot_bench.py``).
 (b) steps     full-batch steps/s of nanda2023, pair2023 and a wide embedding MLP as groklab trains
               them (the jitted loop ``Trainer.run_steps`` on chunks of steps, after compile) against the
               plain PyTorch loop of ``torch_reference.py``, one model at a time.
@@ -103,6 +105,8 @@ class Plan:
     lm: dict | None = field(default_factory=dict)
     # (h) a sweep file trained end to end packed and as separate processes (sweep_bench.py); None: not measured
     sweep_file: str | None = str(REPO / "examples" / "frac-wd.toml")
+    # (a') the dots of this step model's step, each timed alone in XLA and numpy (dot_bench.py); None: not measured
+    dots: str | None = "nanda2023"
     device: str | None = None             # set by ``on_device``: where every model trains (None: the config's auto)
     quick: bool = False
 
@@ -416,6 +420,8 @@ def targets(res: dict) -> list[dict]:
         by_name["ensemble_e64"]["bound"] = ens[64]["ceiling_bound"]
     if numpy_best:
         by_name["ceiling_frac"]["ceiling"] = numpy_best
+    if res.get("dots") and res["dots"]["preset"] == "nanda2023" and res["dots"].get("numpy_frac") is not None:
+        by_name["ceiling_frac"]["dots_frac"] = res["dots"]["numpy_frac"]
     return out
 
 
@@ -448,6 +454,15 @@ def run(plan: Plan, out_dir: Path | None = None) -> dict:
         for r in res["steps"]:
             r["ceiling_frac"] = r["gflops"] / again["best"]
     ensemble_bounds(res["ensemble"] + res["ensemble_table"], res["ceiling"]["best"])
+    if plan.dots is not None:
+        from benchmarks.dot_bench import dot_speed
+
+        _log(f"the dots of one {plan.dots} step, each alone in XLA and numpy")
+        step = next((r for r in res["steps"] if r["model"] == plan.dots), None)
+        preset, ov = plan.step_models[plan.dots]
+        res["dots"] = dot_speed(preset, ov, plan.reps, res["ceiling"]["best"],
+                                1e3 / step["groklab_steps_s"] if step else None)
+        write(res, out_dir)
     res["time_to_99"] = time_to_99(plan)
     if plan.atlas is not None:
         from benchmarks.atlas_bench import atlas_speed
@@ -498,6 +513,10 @@ def tables(res: dict) -> list[tuple[str, list[str], list[list[str]]]]:
             [[lib, *(_f(v.get(n), ".0f") for n in sizes)] if v else [lib, *("not installed" for _ in sizes)]
              for lib, v in c["gflops"].items()])]
     out[0][2].append([f"best: {c['best_lib']}", _f(c["best"], ".0f"), *([""] * (len(sizes) - 1))])
+    if res.get("dots"):
+        from benchmarks.dot_bench import table as dot_table
+
+        out.append(dot_table(res["dots"]))
     out.append(("(b, d) full-batch training step, one model",
                 ["model", "examples", "groklab steps/s", "PyTorch steps/s", "ratio", "GFLOP/s", "of ceiling"],
                 [[r["model"], str(r["n_train"]), _f(r["groklab_steps_s"], ".1f"),
@@ -559,7 +578,10 @@ def tables(res: dict) -> list[tuple[str, list[str], list[list[str]]]]:
 def _target_note(r: dict) -> str:
     if r.get("bound") is not None:
         return _f(r["bound"], ".1f")
-    return f"numpy ceiling {r['ceiling']:.0f} GFLOP/s" if r.get("ceiling") else ""
+    note = f"numpy ceiling {r['ceiling']:.0f} GFLOP/s" if r.get("ceiling") else ""
+    if r.get("dots_frac") is not None:         # row (a'): what the step's own dot shapes reach in numpy
+        note += f"; the step's own dots reach {r['dots_frac']:.0%} of it in numpy (a')"
+    return note
 
 
 def text(res: dict) -> str:

@@ -207,3 +207,40 @@ def test_sweep_row_times_one_sweep_process_and_one_train_process_per_point(tmp_p
     assert r["points"] == 2 and r["steps"] == 10
     assert r["packed_s"] > 0 and r["separate_s"] >= r["separate_max_s"] > 0
     assert r["ratio"] == pytest.approx(r["separate_s"] / r["packed_s"])
+
+
+def test_dot_row_reads_every_dot_of_the_step_and_sums_them(result):
+    d = result[0]["dots"]
+    assert d["preset"] == "nanda2023" and d["n_dots"] == len(d["dots"]) > 0
+    assert d["gflop"] * 1e9 == pytest.approx(sum(r["flops"] for r in d["dots"]))
+    assert d["xla_ms"] == pytest.approx(1e3 * sum(r["xla_s"] for r in d["dots"]))
+    assert d["numpy_gflops"] > 0 and d["xla_gflops"] > 0 and d["numpy_frac"] > 0 and d["step_ms"] > 0
+    assert "(a') nanda2023: the step's own matmuls" in (result[1] / "latest-quick.md").read_text()
+
+
+def test_the_steps_dots_carry_the_models_flops_forward_and_backward():
+    """The jaxpr's dots of one step are the per-example matmuls of ``flops_per_example`` three times over
+    (forward, and the two products of each backward), plus the per-step vocabulary tables."""
+    from benchmarks.dot_bench import step_dots
+
+    trainer = bench._trainer("nanda2023", TINY_T)
+    n, per = trainer.datasets[0].n_train, trainer.model.flops_per_example
+    batch_dots = sum(r["flops"] for r in step_dots(trainer) if n in r["lhs"] or n in r["rhs"])
+    assert batch_dots == pytest.approx(3 * per * n, rel=0.05)
+
+
+def test_dots_laid_out_as_matmuls_equal_dot_general():
+    import numpy as np
+    from jax import lax
+
+    from benchmarks.dot_bench import _as_matmul
+
+    rng = np.random.default_rng(0)
+    for sa, sb, dims in (((5, 3), (3, 4), (((1,), (0,)), ((), ()))),          # x @ w
+                         ((5, 3), (5, 4), (((0,), (0,)), ((), ()))),          # xᵀ g (a weight gradient)
+                         ((2, 5, 3), (2, 4, 3), (((2,), (2,)), ((0,), (0,)))),  # batched, contracting last
+                         ((6, 2, 3), (3, 2, 4), (((2,), (0,)), ((1,), (1,))))):  # batch dim in the middle
+        a, b = rng.standard_normal(sa, np.float32), rng.standard_normal(sb, np.float32)
+        A, B = _as_matmul(a, b, dims)
+        want = np.asarray(lax.dot_general(a, b, dims))
+        np.testing.assert_allclose(np.matmul(A, B).reshape(want.shape), want, rtol=1e-5, atol=1e-5)
