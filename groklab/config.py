@@ -240,6 +240,12 @@ class Config:
     def split_seed(self) -> int:
         return self.seed if self.data_seed is None else self.data_seed
 
+    def pool_key(self) -> tuple:
+        """What fixes the training pool of a run that records per-example measures (subset ensembles,
+        canaries): members of one such ensemble must agree on it (``train.subsets.expand_subsets``), and
+        sweeps pack only points that do (``sweep.packing``)."""
+        return (self.split_seed, self.frac, self.n_train, self.noise, self.canaries, self.subsets, self.subset_scheme)
+
     def shape_key(self) -> str:
         """Everything but the per-member fields: configs with equal keys train as one ensemble."""
         d = {k: v for k, v in self.to_dict().items() if k not in MEMBER_FIELDS}

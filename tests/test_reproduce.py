@@ -462,3 +462,22 @@ def test_accelerator_race_table_is_read_from_the_store(tmp_path):
     assert by_q["GrokTransfer"]["ours"] == "open" and by_q["GrokTransfer"]["verdict"] == "—"
     assert by_q["grokfast-ema"]["published"]["value"] == rp.GROKFAST_SPEEDUP["ema"]
     assert "not trained" in by_q["grokfast-ema"]["why"]          # not in the smoke version
+
+
+def test_a_departure_several_labels_share_is_listed_once_with_their_labels():
+    class Exp:
+        stand_ins = ("a stand-in",)
+
+        def setup(self, label):
+            return {"frac": 0.5, "steps": 100, "lr": 1e-3}
+
+    class Out:
+        labels = ("a", "b", "c")
+
+        def configs(self, label):
+            return [{"frac": 0.98, "steps": {"a": 800, "b": 600, "c": 600}[label], "lr": 1e-2 if label == "c" else 1e-3}]
+
+    from groklab.reproduce.experiment import departures
+
+    assert departures(Exp(), Out()) == ["frac 0.98 (paper 0.5)", "a: steps 800 (paper 100)",
+                                        "b, c: steps 600 (paper 100)", "c: lr 0.01 (paper 0.001)", "a stand-in"]

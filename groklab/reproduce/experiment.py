@@ -76,11 +76,13 @@ TINY_TRANSFORMER = dict(p=23, d_model=32, n_heads=4, d_mlp=64)    # the smoke ve
 def departures(exp: Experiment, out: Outcome, label: str | None = None) -> list[str]:
     """The stored configs' departures from the paper's setup (``core.setup_diff`` against
     ``exp.setup(label)``), for ``label`` or for every label of the sweep: a departure every label shares
-    once, the others prefixed with their label; then the stand-ins that are not config fields."""
+    once, the others once each, prefixed with the labels that have it; then the stand-ins that are not config
+    fields."""
     labels = [label] if label is not None else list(out.labels)
     per = {lb: setup_diff(exp.setup(lb) or {}, out.configs(lb)) for lb in labels}
-    shared = [d for d in dict.fromkeys(d for ds in per.values() for d in ds) if all(d in ds for ds in per.values())]
-    own = [f"{lb}: {d}" for lb, ds in per.items() for d in ds if d not in shared] if len(per) > 1 else []
+    who = {d: [lb for lb, ds in per.items() if d in ds] for ds in per.values() for d in ds}   # first-seen order
+    shared = [d for d, lbs in who.items() if len(lbs) == len(per)]
+    own = [f"{', '.join(lbs)}: {d}" for d, lbs in who.items() if len(lbs) < len(per)]
     return shared + own + list(exp.stand_ins)
 
 

@@ -30,8 +30,7 @@ def _key(c) -> str:
     (``train.subsets.expand_subsets``): two atlases on different pools are two packs."""
     if not (c.subsets or c.canaries):
         return c.shape_key()
-    return c.shape_key() + json.dumps([c.split_seed, c.frac, c.n_train, c.noise, c.canaries, c.subsets,
-                                       c.subset_scheme])
+    return c.shape_key() + json.dumps(c.pool_key())
 
 
 def pack(points: list[tuple[int, dict]], max_members: int = MAX_MEMBERS) -> list[Pack]:

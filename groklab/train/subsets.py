@@ -32,8 +32,7 @@ def expand_subsets(cfgs: list[Config]) -> list[Config]:
     elif k and all(c.subset == 0 for c in cfgs):
         raise ConfigError(f"subsets: got {k} with {len(cfgs)} members; give one config (its {k} members follow) "
                           f"or exactly {k} seeds")
-    pool = {(c.split_seed, c.frac, c.n_train, c.noise, c.canaries, c.subsets, c.subset_scheme) for c in cfgs}
-    if len(pool) > 1:
+    if len({c.pool_key() for c in cfgs}) > 1:
         field = "subsets" if k else "canaries"
         raise ConfigError(f"{field}: the members of one ensemble with per-example measures must share one training "
                           "pool (data seed, frac, noise, canaries, subsets, subset_scheme); give --data-seed to "
