@@ -29,13 +29,13 @@ PRESETS: dict[str, dict] = {
         "note": "nanda2023's task and model, AdamW betas (0.9, 0.999), full batch. Measured here (seeds 0-5, 800 "
                 "steps): 99% test accuracy at steps 160, 83, 90, 164, 140, 160, and never below 99.0% after it. "
                 "Searched beside it (3-6 seeds each): beta2 0.98 grokked as fast but 5 of 6 seeds fell back (to "
-                "25-62%) between steps 400 and 800, beta2 0.995 one of 6; lr 1e-2 wd 5 at init scale 1 fell back for "
-                "1 of 3 by step 450; lr 1.5e-2 and 2e-2 collapsed; init scale 0.3 and Grokfast EMA on top were slower "
-                "or unstable; the previous recipe (lr 3e-3 wd 5) took 258-270 steps. Probed again (seed 0, evaluated every "
-                "5 steps, 200 steps): wd 6 or 10, beta1 0.8, lr 1.3e-2 with "
-                "init scale 0.7 did not reach or keep 99% by step 200; lr 1.3e-2 wd 3 reached it at 135; frac 0.4 at "
-                "70 steps (0.35 TFLOP), frac 0.5 at none of 8 points by step 150. Evaluated every 10 steps plus 5 "
-                "per decade on the log grid; checkpoints 5 per decade",
+                "25-62%) between steps 400 and 800, beta2 0.995 one of 6; lr 1e-2 wd 5 at init scale 1 fell back "
+                "for 1 of 3 by step 450; lr 1.5e-2 and 2e-2 collapsed; init scale 0.3 and Grokfast EMA on top were "
+                "slower or unstable; the previous recipe (lr 3e-3 wd 5) took 258-270 steps. Probed again (seed 0, "
+                "evaluated every 5 steps, 200 steps): wd 6 or 10, beta1 0.8, lr 1.3e-2 with init scale 0.7 did not "
+                "reach or keep 99% by step 200; lr 1.3e-2 wd 3 reached it at 135; frac 0.4 at 70 steps (0.35 "
+                "TFLOP), frac 0.5 at none of 8 points by step 150. Evaluated every 10 steps plus 5 per decade on "
+                "the log grid; checkpoints 5 per decade",
         "values": {**_NANDA, "lr": 1e-2, "wd": 3.0, "beta2": 0.999, "init_scale": 0.5, "steps": 800,
                    "eval_every": 10, "eval_per_decade": 5, "ckpt_per_decade": 5},
     },

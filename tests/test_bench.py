@@ -244,3 +244,13 @@ def test_dots_laid_out_as_matmuls_equal_dot_general():
         A, B = _as_matmul(a, b, dims)
         want = np.asarray(lax.dot_general(a, b, dims))
         np.testing.assert_allclose(np.matmul(A, B).reshape(want.shape), want, rtol=1e-5, atol=1e-5)
+
+
+def test_the_mlp_wide_target_reads_the_embed_table_row_and_names_the_plain_one():
+    res = {"steps": [{"model": "nanda2023", "ratio": 6.0, "gflops": 80.0}, {"model": "mlp-wide", "ratio": 1.05},
+                     {"model": "mlp-wide-table", "ratio": 1.8}],
+           "ensemble": [], "ceiling": {"gflops": {"numpy": {"2048": 100.0}}}, "time_to_99": {}}
+    got = {t["name"]: t for t in bench.targets(res)}["mlp_wide_vs_torch"]
+    assert got["value"] == 1.8 and got["met"] and got["plain"] == 1.05
+    assert bench._target_note(got) == "with the matmul first layer: 1.05×"
+    assert "mlp-wide-table" in bench.STEP_MODELS and bench.STEP_MODELS["mlp-wide-table"][1]["embed_table"] is True

@@ -475,7 +475,8 @@ def test_a_departure_several_labels_share_is_listed_once_with_their_labels():
         labels = ("a", "b", "c")
 
         def configs(self, label):
-            return [{"frac": 0.98, "steps": {"a": 800, "b": 600, "c": 600}[label], "lr": 1e-2 if label == "c" else 1e-3}]
+            steps = {"a": 800, "b": 600, "c": 600}[label]
+            return [{"frac": 0.98, "steps": steps, "lr": 1e-2 if label == "c" else 1e-3}]
 
     from groklab.reproduce.experiment import departures
 
