@@ -254,3 +254,13 @@ def test_the_mlp_wide_target_reads_the_embed_table_row_and_names_the_plain_one()
     assert got["value"] == 1.8 and got["met"] and got["plain"] == 1.05
     assert bench._target_note(got) == "with the matmul first layer: 1.05×"
     assert "mlp-wide-table" in bench.STEP_MODELS and bench.STEP_MODELS["mlp-wide-table"][1]["embed_table"] is True
+
+
+def test_the_full_plan_measures_issue_17s_atlas_and_its_target_reads_the_ensembles_total():
+    full, quick = bench.Plan.full(), bench.Plan.quick_plan()
+    assert full.atlas == bench.ATLAS_ROW and full.atlas[0] == 64 and quick.atlas is None
+    assert full.on_device("cuda").atlas[2]["device"] == "cuda"
+    res = {"steps": [], "ensemble": [], "ceiling": {"gflops": {"numpy": {"2048": 100.0}}}, "time_to_99": {},
+           "atlas": {"members": 64, "ensemble": {"total_s": 700.0}}}
+    got = {t["name"]: t for t in bench.targets(res)}["atlas64_s"]
+    assert got["value"] == 700.0 and got["met"] is False and got["op"] == "≤"
