@@ -25,7 +25,7 @@
               `groklab train` process per point (``sweep_bench.py``; full plan only).
 
 Timings are the best of a few repetitions (the least disturbed by other processes); results go to
-``results/<date>-<host>.json`` and ``results/latest.md`` (``-quick`` suffixed in --quick mode, so a
+``results/<date>-<HHMM>-<host>.json`` and ``results/latest.md`` (``-quick`` suffixed in --quick mode, so a
 quick check never overwrites a full run). The published numbers these targets come from are in
 ../shared/REFERENCES.md ("Measured on a 2-core machine like ours").
 """
@@ -503,11 +503,12 @@ def run(plan: Plan, out_dir: Path | None = None) -> dict:
 
 
 def write(res: dict, out_dir: Path) -> None:
-    """``<date>-<host>.json`` and, once complete, ``latest.md`` in ``out_dir`` (``-quick`` suffixed)."""
+    """``<date>-<HHMM>-<host>.json`` (the run's start: a later run the same day writes a file of its own) and,
+    once complete, ``latest.md`` in ``out_dir`` (``-quick`` suffixed)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     host = re.sub(r"[^A-Za-z0-9_.-]+", "_", res["machine"]["host"]) or "host"
     sfx = "-quick" if res["quick"] else ""
-    js = out_dir / f"{res['date'][:10]}-{host}{sfx}.json"
+    js = out_dir / f"{res['date'][:10]}-{res['date'][11:13]}{res['date'][14:16]}-{host}{sfx}.json"
     md = out_dir / f"latest{sfx}.md"
     res["files"] = {"json": str(js), "markdown": str(md)}
     js.write_text(json.dumps(res, indent=1, default=str) + "\n")
