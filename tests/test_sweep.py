@@ -29,6 +29,7 @@ from groklab.sweep import (
     phase_diagram,
     point_seconds,
     record_result,
+    run_sweep,
     schedule,
     start,
     train_group,
@@ -354,3 +355,37 @@ def test_worker_messages_round_trip_without_pickle():
     np.testing.assert_array_equal(value["params"]["W"], np.ones((2, 3)))
     with pytest.raises(EOFError):
         recv(io.BytesIO(buf.getvalue()[:-4]))       # a worker that died mid-message
+
+
+def test_a_resumed_sweep_continues_its_interrupted_ensemble_from_its_checkpoint(tmp_path):
+    """A sweep stopped mid-ensemble (Ctrl-C, SIGTERM) and resumed continues that ensemble's runs from their
+    newest checkpoint, not from step 0 under new run ids; the result equals an uninterrupted sweep's."""
+    from groklab import api
+
+    def sweep(root):
+        st = Store(root)
+        plan = make_plan("r", preset="gromov2023", base={**TINY_BASE, "ckpt_per_decade": 10}, budget=120,
+                         grid={"seed": (0, 1)})
+        return st, st.create_sweep(plan.name, plan.kind, plan.spec, plan.configs), plan
+
+    st, sid, plan = sweep(tmp_path / "a")
+
+    def stop_at_70(ev):
+        if ev["step"] >= 70:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        api.train(plan.configs, store=st, sweep_id=sid, progress=stop_at_70)
+    first = {r["run_id"]: r for r in st.list_runs(sweep_id=sid)}
+    assert {r["status"] for r in first.values()} == {"interrupted"}
+    assert all(max(c["step"] for c in st.checkpoints(i) if c["has_state"]) >= 50 for i in first)
+    run_sweep(st, sid, pack_mode="ensemble")
+    points = st.sweep_points(sid)
+    assert {p["run_id"] for p in points} == set(first)                 # the same runs, continued
+    assert len(st.list_runs(sweep_id=sid)) == 2 and all(p["status"] == "done" for p in points)
+    ref_st, ref_sid, _ = sweep(tmp_path / "b")
+    run_sweep(ref_st, ref_sid, pack_mode="ensemble")
+    for p, q in zip(points, ref_st.sweep_points(ref_sid)):
+        a, b = st.metrics(p["run_id"]), ref_st.metrics(q["run_id"])
+        assert np.array_equal(a["step"], b["step"]) and np.array_equal(a["test_acc"], b["test_acc"])
+        assert np.array_equal(a["train_loss"], b["train_loss"])

@@ -1,4 +1,5 @@
-"""A sweep in the store: start or resume it, record a pack's results, adopt runs that finished unrecorded."""
+"""A sweep in the store: start or resume it, record a pack's results, adopt runs that finished unrecorded,
+find an interrupted ensemble of a pack to resume from its checkpoint."""
 
 from __future__ import annotations
 
@@ -85,3 +86,26 @@ def adopt_finished(store: Store, sweep_id: str) -> int:
     if pts:
         store.complete_points(sweep_id, pts, ids)
     return len(pts)
+
+
+def resumable_group(store: Store, sweep_id: str, configs: list[dict]) -> str | None:
+    """A run of this sweep's interrupted ensemble that trained exactly ``configs`` (the same config hashes in
+    member order), no member finished or still running, with a checkpoint every member kept with its optimizer
+    state: the group a resumed sweep continues instead of training the pack again from step 0. Of several
+    (a sweep interrupted twice before this fix, or resumed by hand), the one with the newest such checkpoint."""
+    want = [from_dict(c).hash() for c in configs]
+    groups: dict[str, list[dict]] = {}
+    for r in store.list_runs(sweep_id=sweep_id):
+        groups.setdefault(r["group_id"], []).append(r)
+    best, best_step = None, -1
+    for gid in groups:
+        rows = store.group_runs(gid)
+        if [r["config_hash"] for r in rows] != want:
+            continue
+        if any(r["status"] in ("completed", "diverged", "running") for r in rows):   # a dead pid reads interrupted
+            continue
+        steps = set.intersection(*({c["step"] for c in store.checkpoints(r["run_id"]) if c["has_state"]}
+                                   for r in rows))
+        if steps and max(steps) > best_step:
+            best, best_step = rows[0]["run_id"], max(steps)
+    return best

@@ -16,7 +16,7 @@ from groklab.store import Store
 from groklab.sweep.group import ONE_THREAD_XLA, train_group, warm_train
 from groklab.sweep.packing import Pack
 from groklab.sweep.progress import Clock
-from groklab.sweep.record import record_result
+from groklab.sweep.record import record_result, resumable_group
 
 # what a worker process may be asked to run, by name
 WORKER_FUNCTIONS = {"train_group": train_group, "warm_train": warm_train}
@@ -167,6 +167,9 @@ def run_local(store: Store, sweep_id: str, packs: list[tuple[Pack, str]], clock:
             clock.partial = n * ev["step"] / max(ev["steps"], 1)
             clock.report(step=ev["step"], steps=ev["steps"], members=n)
 
-        res = api.train([from_dict(c) for c in t.configs], store=store, sweep_id=sweep_id, progress=on_step)
+        # an ensemble of this pack interrupted earlier continues from its newest checkpoint (bit for bit on CPU)
+        rid = resumable_group(store, sweep_id, t.configs)
+        res = api.resume(rid, store=store, progress=on_step) if rid else \
+            api.train([from_dict(c) for c in t.configs], store=store, sweep_id=sweep_id, progress=on_step)
         store.complete_points(sweep_id, t.points, res.run_ids)
         clock.finish(n)
