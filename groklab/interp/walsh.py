@@ -74,14 +74,33 @@ class WalshBasis:
         width = max((len(s) for s in sel), default=1)
         return np.array([list(s) + [n] * (width - len(s)) for s in sel], dtype=np.int64).reshape(len(sel), width)
 
+    def _signs(self, idx: np.ndarray) -> np.ndarray:
+        """χ_S(x) = Π_{i∈S} (1 − 2x_i) on rows idx for every subset, as int8 ±1 [len(idx), n_subsets]: the
+        same for every checkpoint of a run, so it is computed once per row set (the last few are kept)."""
+        idx = np.asarray(idx)
+        key = (idx.shape, idx.dtype.str, hash(idx.tobytes()))
+        cache = self.__dict__.setdefault("_designs", {})
+        if key not in cache:
+            signs = 1 - 2 * np.asarray(self.bits[idx], np.int8)
+            signs = np.concatenate([signs, np.ones((signs.shape[0], 1), np.int8)], axis=1)   # column n: padding
+            pad = self._padded(np.arange(len(self.subsets)))
+            out = np.ones((signs.shape[0], len(self.subsets)), np.int8)
+            for j in range(pad.shape[1]):
+                out *= signs[:, pad[:, j]]
+            if len(cache) >= 4:
+                cache.pop(next(iter(cache)))
+            cache[key] = out
+        return cache[key]
+
     def design(self, comps, idx: np.ndarray) -> np.ndarray:
         """χ_S on rows idx for the chosen subsets: ±1, [len(idx), m]."""
-        signs = 1.0 - 2.0 * np.asarray(self.bits[idx], np.float64)
-        signs = np.concatenate([signs, np.ones((signs.shape[0], 1))], axis=1)   # column n: padding
-        pad = self._padded(comps)
-        if pad.shape[0] == 0:
-            return np.zeros((signs.shape[0], 0))
-        return np.prod(signs[:, pad], axis=2)
+        comps = np.asarray(comps, dtype=np.int64).reshape(-1)
+        if comps.shape[0] == 0:
+            return np.zeros((len(np.asarray(idx)), 0))
+        signs = self._signs(idx)
+        if comps[-1] - comps[0] == len(comps) - 1 and np.all(np.diff(comps) == 1):   # a range: a view, not a gather
+            return signs[:, comps[0]:comps[-1] + 1].astype(np.float64)
+        return signs[:, comps].astype(np.float64)
 
     def power(self, zc: np.ndarray, idx: np.ndarray) -> np.ndarray:
         """Σ_c ⟨χ_S, z_c⟩²/n over rows idx, per subset: [n_comp]."""
