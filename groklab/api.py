@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from groklab import transfer
 from groklab.config import Config, from_dict
 from groklab.errors import ConfigError, StoreError
 from groklab.measure import summarize
@@ -246,6 +247,14 @@ def _example_recorder(trainer, store: Store, run_ids: list[str], state):
     return Recorder(trainer, save)
 
 
+def _open_existing(store: str | Path | None) -> Store:
+    """The store a GrokTransfer config reads its weak run from: it must exist (ConfigError naming embed_from)."""
+    try:
+        return Store(store, create=False)
+    except StoreError as e:
+        raise ConfigError(f"embed_from: the weak run's store cannot be opened ({e})") from None
+
+
 def train(config: Config | dict | list, *, store: str | Path | Store | None = None,
           progress: ProgressFn | None = None, sweep_id: str | None = None) -> TrainResult:
     """Train one config or an ensemble of configs; every member is recorded as a run in the store.
@@ -257,8 +266,12 @@ def train(config: Config | dict | list, *, store: str | Path | Store | None = No
 
     cfgs = expand_subsets(_as_configs(config))   # `subsets = K` in one config: its K members
     preflight(cfgs, warn=sweep_id is None)   # member limit, names, memory estimate: before anything is allocated
-    trainer = Trainer(cfgs)           # builds datasets and the model: raises ConfigError before any write
-    st = store if isinstance(store, Store) else Store(store)
+    st = store if isinstance(store, Store) else None
+    if cfgs[0].embed_from is not None and st is None:    # the weak run must be in it already
+        st = _open_existing(store)
+    # builds datasets and the model (and reads GrokTransfer's weak embeddings): raises ConfigError before any write
+    trainer = Trainer(cfgs, transfer.embeddings(st, cfgs)[0])
+    st = st if st is not None else Store(store)
     group_id = new_id("g")
     with st.lease("group", group_id):      # held while it trains: a concurrent resume of the group is refused
         run_ids = st.create_runs([c.to_dict() for c in cfgs], hashes=[c.hash() for c in cfgs],
@@ -294,7 +307,7 @@ def _resume_group(st: Store, row: dict, progress: ProgressFn | None) -> TrainRes
     if live:
         raise StoreError(f"run: {live[0]['run_id']} is still running (pid {live[0]['pid']})")
     cfgs = [from_dict(r["config"]) for r in rows]
-    trainer = Trainer(cfgs)
+    trainer = Trainer(cfgs, transfer.embeddings(st, cfgs)[0])
     diverged = {e: r["message"] or "non-finite loss" for e, r in enumerate(rows) if r["status"] == "diverged"}
     active = [e for e in range(len(rows)) if e not in diverged]
     steps = [{c["step"] for c in st.checkpoints(rows[e]["run_id"]) if c["has_state"]} for e in active]

@@ -164,6 +164,14 @@ class Config:
                    "normal: N(0, 1/fan_in) weights, zero biases (transformer: Nanda et al.'s); uniform: PyTorch's "
                    "defaults, U(+-1/sqrt(fan_in)) for linear weights and biases, N(0, 1) for embeddings",
                    added=True)
+    embed_from: str | None = _f(None, "model", Text(200, no_nul=True), "GrokTransfer (Xu et al. 2025), transformer: "
+                                "a stored run (id, id prefix, name, or config:HASH, the newest finished run of that "
+                                "config hash) whose final W_E [vocab, embed_rank] is A in W_E = A B, B [embed_rank, "
+                                "d_model] drawn fresh; none: off", member=True, added=True)
+    embed_rank: int = _f(4, "model", _WIDTH, "embed_from: the weak run's embedding width (the rank of W_E = A B)",
+                         added=True)
+    embed_frozen: bool = _f(False, "model", Boolean(), "embed_from: A never changes (no update, no weight decay; Xu et "
+                            "al.'s Section 3.3) instead of A and B both training (their method)", added=True)
     init_scale: float = _f(1.0, "model", Interval(float, 0, 1e6, "right"),
                            "every initial weight multiplied by this (Omnigrok's alpha)", member=True)
     init_std: float | None = _f(None, "model", _POSITIVE, "MLP: fixed init std instead of 1/sqrt(fan_in)")
@@ -249,6 +257,8 @@ class Config:
     def shape_key(self) -> str:
         """Everything but the per-member fields: configs with equal keys train as one ensemble."""
         d = {k: v for k, v in self.to_dict().items() if k not in MEMBER_FIELDS}
+        if self.embed_from is not None:    # GrokTransfer's factored W_E: other parameters (the run named may differ)
+            d["embed_from"] = True
         return json.dumps(d, sort_keys=True)
 
 

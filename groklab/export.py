@@ -96,11 +96,13 @@ def hooked_config_dict(cfg: Config) -> dict[str, Any]:
 def hooked_state_dict(params: dict[str, np.ndarray], cfg: Config) -> dict[str, np.ndarray]:
     """groklab transformer parameters renamed to TransformerLens's state-dict keys (float32 numpy).
 
-    Zero biases where groklab has none; W_U from W_E for a tied model. Buffers (attention mask)
-    are left to the model.
+    Zero biases where groklab has none; W_U from W_E for a tied model; W_E = W_E_A·W_E_B for a
+    GrokTransfer run. Buffers (attention mask) are left to the model.
     """
     hc = hooked_config_dict(cfg)
     f32 = {k: np.asarray(v, np.float32) for k, v in params.items()}
+    if "W_E" not in f32 and "W_E_B" in f32:     # GrokTransfer's factors (embed_from): TransformerLens gets A·B
+        f32["W_E"] = f32["W_E_A"] @ f32["W_E_B"]
     h, dh, d = hc["n_heads"], hc["d_head"], hc["d_model"]
     sd = {"embed.W_E": f32["W_E"],
           "unembed.W_U": f32["W_E"][:hc["d_vocab_out"]].T.copy() if cfg.tied else f32["W_U"],

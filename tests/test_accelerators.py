@@ -118,16 +118,27 @@ def test_interval_is_the_median_and_range_of_the_seeds():
     assert acc.interval([], "steps") == "—"
 
 
+def seeds_of(pts, arm):
+    return [c for c in pts if c.name == f"{acc.NAME}/{arm}"]
+
+
 def test_race_trains_each_arms_seeds_as_one_ensemble_before_any_grid():
     pts = acc.EXPERIMENT.points(False)
     by_label: dict[str, set] = {}
     for c in pts:
         by_label.setdefault(c.name.partition("/")[2], set()).add(c.shape_key())
-    assert {label.split(" ")[0] for label in by_label} == set(acc.ARMS)
+    assert {label.split(" ")[0] for label in by_label} == set(acc.ARMS) | {acc.WEAK}
     assert all(len(k) == 1 for k in by_label.values())
     first_later = next(i for i, c in enumerate(pts) if c.eval_every == acc.LATER_EVERY)
     assert all(c.eval_every == acc.LATER_EVERY for c in pts[first_later:])      # the grids come last
-    assert {c.name.partition("/")[2] for c in pts[:first_later]} == set(acc.ARMS) - {"nanda2023"}
+    assert {c.name.partition("/")[2] for c in pts[:first_later]} == set(acc.ARMS) - {"nanda2023"} | {acc.WEAK}
+    weak = [c for c in pts if c.name == f"{acc.NAME}/{acc.WEAK}"]
+    assert pts[:len(weak)] == weak and [c.seed for c in weak] == list(acc.RACE_SEEDS)   # trained first
+    transfer = [c for c in pts if c.name.startswith(f"{acc.NAME}/{acc.TRANSFER}") and c.model == "transformer"]
+    assert len(transfer) == len(acc.RACE_SEEDS) + len(acc.GRID) - 1
+    by_hash = {c.hash(): c.seed for c in weak}
+    assert all(by_hash[c.embed_from.removeprefix("config:")] == c.seed for c in transfer)   # its seed's weak model
+    assert transfer[0].shape_key() != seeds_of(pts, acc.BASELINE)[0].shape_key()     # never packed with adamw
     assert len(pts) - first_later == 5 + (len(acc.GRID) - 1) * len(acc.GRID_ARMS)
     seeds = [c for c in pts if c.name == f"{acc.NAME}/{acc.BASELINE}"]
     assert sorted(c.seed for c in seeds) == list(acc.RACE_SEEDS) and len(seeds) >= 5
@@ -146,3 +157,22 @@ def test_muon_and_penalty_states_save_under_unique_names_and_load_back():
         template = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), st)
         back = opt_names.order(tensors, template, "test")
         assert all(np.array_equal(a, b) for a, b in zip(back, jax.tree.leaves(st)))
+
+
+def test_the_groktransfer_row_counts_the_weak_models_training(monkeypatch):
+    def f(seed, hit, flops, budget=200, bflops=None, seconds=1.0):
+        return dict(seed=seed, hit=hit, flops=flops, budget=budget, budget_flops=bflops or flops, final=0.4,
+                    seconds=seconds, budget_seconds=seconds, stays=True, rule="yes", lr=1e-2, wd=3.0)
+    table = {acc.BASELINE: [f(s, 100, 10e12) for s in range(5)],
+             acc.TRANSFER: [f(s, 40, 4e12) for s in range(5)],
+             acc.WEAK: [f(s, 1000, 1e12, budget=1000) for s in range(5)]}
+    monkeypatch.setattr(acc, "facts", lambda out, label: table.get(label, []))
+    row = acc._transfer_row(object())
+    assert row.ours == pytest.approx(10e12 / (4e12 + 1e12)) and row.bound == "" and row.agree is False
+    assert row.published.value == acc.XU_SPEEDUP == 5.31
+    assert "+ the weak MLP's 1,000 [1,000 – 1,000] (1e+12 [1e+12 – 1e+12] FLOPs, 1.00 [1.00 – 1.00] s" in row.detail
+    weak = acc._with_weak(object())
+    assert [w["hit"] for w in weak] == [1040] * 5 and weak[0]["budget"] == 1200 and weak[0]["seconds"] == 2.0
+    table[acc.TRANSFER] = [f(s, None, None, bflops=8e12) for s in range(5)]      # missed: an upper bound
+    row = acc._transfer_row(object())
+    assert row.bound == "<" and row.ours == pytest.approx(10e12 / 9e12)

@@ -340,7 +340,7 @@ def test_member_fields_and_traced_hyperparameters_come_from_the_declarations():
     from groklab.train import optim
 
     assert MEMBER_FIELDS == {"name", "seed", "data_seed", "lr", "wd", "init_scale", "frac", "n_train", "noise",
-                             "beta1", "beta2", "grokfast_lamb", "grokfast_alpha", "subset"}
+                             "beta1", "beta2", "grokfast_lamb", "grokfast_alpha", "subset", "embed_from"}
     assert MEMBER_FIELDS == {n for n, s in SPECS.items() if s.member}
     assert optim.HP_FIELDS == ("lr", "wd", "beta1", "beta2", "grokfast_alpha", "grokfast_lamb")
 

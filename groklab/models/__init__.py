@@ -80,6 +80,9 @@ def build(cfg, ds: Dataset) -> Model:
     if cfg.embed_table and (cfg.model != "mlp" or cfg.input != "embed"):
         raise ConfigError(f"embed_table: allowed only with model = mlp and input = embed (got model {cfg.model}, "
                           f"input {cfg.input})")
+    if cfg.embed_from is not None and cfg.model != "transformer":
+        raise ConfigError(f"embed_from: allowed only with model = transformer (got model {cfg.model}); none turns "
+                          "it off")
     if sequence != (cfg.model == "lm"):
         raise ConfigError(f"model: got {cfg.model!r}; allowed lm for the sequence task {ds.name}" if sequence else
                           f"model: got 'lm'; allowed transformer or mlp for task {ds.name}, which is not a sequence "

@@ -11,6 +11,11 @@ The loss reads only the logits at the last position (`=`), so by default the las
 its query, MLP and unembedding at that position alone (``full=True`` computes every position;
 tests check both give the same logits). In the first block each token's Q/K/V projection is a
 function of (token, position) only, so it is computed once per vocabulary entry and gathered.
+
+GrokTransfer (``embed_from``; Xu et al. 2025): the embedding is the product W_E = A·B of W_E_A [d_vocab,
+embed_rank] (a weaker model's embedding, written in by the trainer) and W_E_B [embed_rank, d_model]; the
+parameters hold A and B, and ``embedded`` materialises W_E at the top of every forward and readout, so
+everything downstream (the per-vocabulary attention tables, a tied unembedding, the readouts) sees A·B.
 """
 
 from __future__ import annotations
@@ -61,8 +66,24 @@ def init(key: jax.Array, cfg, d_vocab: int, n_ctx: int, n_classes: int) -> Param
     d = cfg.d_model
     sd = 1 / math.sqrt(d)
     w, bias, emb = _drawer(key, 4 + (9 if cfg.init == "uniform" else 7) * cfg.n_layers, cfg)
-    p: Params = {"W_E": emb((d_vocab, d), sd), "W_pos": emb((n_ctx, d), sd)}
+    if cfg.embed_from is None:
+        p: Params = {"W_E": emb((d_vocab, d), sd), "W_pos": emb((n_ctx, d), sd)}
+    else:      # A is a placeholder the trainer overwrites; B takes W_E's draw, so the other weights are unchanged
+        r = cfg.embed_rank
+        p = {"W_E_A": jnp.zeros((d_vocab, r), jnp.float32), "W_E_B": w((r, d), r, 1 / math.sqrt(r)),
+             "W_pos": emb((n_ctx, d), sd)}
     return blocks_and_head(p, cfg, w, bias, n_classes)
+
+
+def embedded(p: Params, cfg=None) -> Params:
+    """``p`` with W_E = W_E_A·W_E_B when it holds the factors (GrokTransfer), else ``p`` itself. With
+    ``embed_frozen`` no gradient reaches A (the trainer also zeroes its updates, weight decay included)."""
+    if "W_E_B" not in p:
+        return p
+    A = p["W_E_A"]
+    if cfg is not None and cfg.embed_frozen:
+        A = jax.lax.stop_gradient(A)
+    return {**p, "W_E": A @ p["W_E_B"]}
 
 
 def blocks_and_head(p: Params, cfg, w, bias, n_out: int) -> Params:
@@ -192,6 +213,7 @@ def forward(p: Params, tokens: jax.Array, cfg, n_classes: int, full: bool = Fals
     Returns [batch, n_classes]. With ``full`` every position runs through every layer.
     """
     T = tokens.shape[1]
+    p = embedded(p, cfg)
     resid = p["W_E"][tokens] + p["W_pos"][:T]                     # (batch, pos, d_model)
     for layer in range(cfg.n_layers):
         resid, _ = _block(p, layer, resid, tokens, cfg, per_vocab=layer == 0 and not cfg.layernorm and not full,
@@ -203,6 +225,7 @@ def forward(p: Params, tokens: jax.Array, cfg, n_classes: int, full: bool = Fals
 def mlp_activations(p: Params, tokens: jax.Array, cfg) -> jax.Array:
     """Post-activation MLP neurons of the last block at the last position: [batch, d_mlp]."""
     T = tokens.shape[1]
+    p = embedded(p, cfg)
     resid = p["W_E"][tokens] + p["W_pos"][:T]
     for layer in range(cfg.n_layers):
         resid, hidden = _block(p, layer, resid, tokens, cfg, per_vocab=False, last_only=False)
@@ -214,7 +237,8 @@ def flops_per_example(cfg, T: int, n_classes: int, d_vocab: int | None = None) -
     benchmark's GFLOP/s): the last block at the answer position only, and, in block 0 without
     LayerNorm, no Q/K/V projections per example (they are computed once per vocabulary entry and
     position, a per-step cost of 6·(vocab + T)·d² that does not grow with the batch and is left out);
-    with one such block the scores are gathered from a table (a per-step T·vocab²·d cost, left out)."""
+    with one such block the scores are gathered from a table (a per-step T·vocab²·d cost, left out), and
+    GrokTransfer's W_E = A·B is one vocab × rank × d product per step (left out too)."""
     d, m = cfg.d_model, cfg.d_mlp
     total = 0
     for layer in range(cfg.n_layers):
@@ -244,6 +268,8 @@ def activation_width(cfg, T: int, n_classes: int) -> int:
 # ---------------------------------------------------------------------------------------------- readouts
 # Weights read off the parameters for interpretability (numpy, float64; LayerNorm ignored).
 def _f64(p: Params, name: str) -> np.ndarray:
+    if name == "W_E" and name not in p and "W_E_B" in p:     # GrokTransfer's factors: their product
+        return np.asarray(p["W_E_A"], np.float64) @ np.asarray(p["W_E_B"], np.float64)
     return np.asarray(p[name], np.float64)
 
 

@@ -12,30 +12,31 @@ the stability rule that a replacement of nanda2023-fast must meet (never below 9
 least 5 × t_gen steps, at least 6 seeds), and robustness: the fraction of the grid that reaches 99% and
 stays there to the end. Every published "X accelerates grokking" figure gets a row with ours beside it,
 and the row says how our setup departs from theirs (they are all other tasks, models or baselines).
+
+GrokTransfer (Xu et al. 2025) needs a weaker model first: ``groktransfer-weak`` trains Xu et al.'s small MLP
+(d_embed 4, width 16, no biases) on the same task, split and seeds, listed before every other point; the
+``groktransfer`` arm's seed s sets ``embed_from`` to its weak model's config hash, and the sweep trains it in
+process after the weak models (``sweep.cost.schedule``). Its row is the speed-up in training FLOPs with the weak
+model's whole training added (as the paper's Table 1 adds its weak model's time), with steps and seconds alone
+and with the weak model in the detail; the race table has a ``groktransfer + weak`` row beside the arm's.
 """
 
 from __future__ import annotations
 
-import functools
-import json
-
-import numpy as np
-
 from groklab.config import Config, from_dict
 from groklab.presets import PRESETS
-from groklab.reproduce.core import STEP_FACTOR, Published, Row, first_reach, fmt_number, upper_median
+from groklab.reproduce.core import STEP_FACTOR, Published, Row, upper_median
 from groklab.reproduce.experiment import TINY_TRANSFORMER, Experiment, register
 from groklab.reproduce.grokfast2024 import GROKFAST, GROKFAST_SPEEDUP, LEE
 from groklab.reproduce.nanda2023 import NANDA_SETUP
 from groklab.reproduce.outcome import Outcome, not_trained
 from groklab.reproduce.prieto2025 import PRIETO, PRIETO_ORTHO
+from groklab.reproduce.race import RACE_ACC, STAY_FACTOR, _median_hit, facts, interval
 
 NAME = "accelerators"
-RACE_ACC = 0.99
 RACE_SEEDS = tuple(range(5))
 RACE_STEPS, RACE_EVERY = 200, 10
 LATER_EVERY = 20             # the grids and the untuned arm: evaluated every 20 steps, trained after every seed
-STAY_FACTOR = 5               # the replacement rule: never below RACE_ACC after t_gen for >= 5 x t_gen steps
 REPLACE_SEEDS = 6             # ... over at least this many seeds
 # the robustness grid around an arm's own (lr, wd), as multipliers: a cross of the 3 × 3 lr × wd grid (lr
 # halved and doubled at its wd, wd divided and multiplied by 3 at its lr) and the centre, seed 0 of the arm
@@ -59,9 +60,11 @@ ARMS: dict[str, tuple[str, dict]] = {
                   {"frob_lamb": 0.01, "frob_threshold": 0.99}),
     "cosine": ("cosine learning-rate decay to 0 at the last step", {"schedule": "cosine"}),
     "one-cycle": ("one-cycle learning rate (PyTorch's OneCycleLR defaults)", {"schedule": "one-cycle"}),
+    "groktransfer": ("GrokTransfer: W_E = A·B, A the final embedding of a weak MLP (groktransfer-weak, the same "
+                     "seed and split), B drawn fresh, both trained (Xu et al. 2025)", {"embed_rank": 4}),
 }
 GRID_ARMS = tuple(a for a in ARMS if a != "nanda2023")
-SMOKE_ARMS = ("adamw", "muon", "frobenius")
+SMOKE_ARMS = ("adamw", "muon", "frobenius", "groktransfer")
 
 TVEIT = ("Tveit, Remseth, Skogvold 2025, Muon optimizer accelerates grokking (arXiv 2504.16041): mean grokking "
          "epoch 153.09 with AdamW, 102.89 with Muon, over 7 tasks and 3 softmax variants")
@@ -69,7 +72,28 @@ ESSENTIAL = ("Essential AI 2025, \"Muon doesn't clearly grok faster\" (blog, Jun
              "hyper-parameters and model sizes Muon's advantage disappears")
 VUCIV = ("vuciv/grokfast README (delayed compression; LessWrong, \"A simple method for accelerating grokking\"), "
          "unverified: x+y mod 97, steps to 95% validation accuracy, Grokfast EMA 1,300, delayed Frobenius 720")
-XU = "Xu et al. 2025, GrokTransfer (arXiv 2504.13292): embeddings from a smaller model that has generalized"
+# GrokTransfer, as verified in the paper (arXiv 2504.13292 v1; its code, github.com/zhiweixx/groktransfer, holds
+# only a README, "Code is coming out soon!"): §2.2, train a weaker model with embedding E_W [d_v, d_W] "until it
+# groks to a non-trivial performance on the validation set", then train the target with E_T = A·B, A = E_W and B
+# [d_W, d_T] random, "where both A and B are trainable" (§3.3's proof keeps A fixed; its footnote: trainable A
+# changes nothing; ``embed_frozen`` is that variant). §4.1: the weak model for modular addition is a two-layer
+# FNN with a trainable embedding, (d_embed, width) = (4, 16), no biases, 10^4 epochs (A.3.1, Fig. 6a); §4.2 /
+# A.3.3: into an 8-layer transformer (d 512, d_mlp 512, 4 heads) from a two-layer width-4 FNN taken when it
+# first reaches 30% test accuracy; p = 113, 25% of the pairs, AdamW, (init scale, lr, wd) by grid search:
+# GrokTransfer (0.7, 1e-3, 1), from scratch (0.4, 5e-4, 1). Table 1, wall-clock of the forward and backward
+# passes: weak 2,828 ms, target with GrokTransfer 71,079 ms, from scratch 392,667 ms; A.4.1: ~1,000 against
+# ~10,000 epochs, ~10^10 against ~10^11 FLOPs.
+XU = ("Xu et al. 2025, GrokTransfer (arXiv 2504.13292), Table 1: a + b mod 113, an 8-layer transformer from "
+      "scratch 392,667 ms against 2,828 ms (weak MLP) + 71,079 ms (target) of training")
+XU_SPEEDUP = round(392_667 / (2_828 + 71_079), 2)
+XU_THEIRS = ("theirs: 25% of the pairs, an 8-layer transformer (d 512, 4 heads), each arm at its own grid-searched "
+             "init scale, lr and wd, the weak model a width-4 MLP taken at 30% test accuracy, wall-clock time")
+TRANSFER, WEAK = "groktransfer", "groktransfer-weak"
+# the weak model: Xu et al.'s FNN for modular addition (d_embed 4 per operand, width 16, no biases); AdamW lr 1e-2,
+# wd 0.3, β₂ 0.98, init scale 1 (probed here, seeds 0-2: 50%, 50%, 92% test accuracy after 1,000 steps)
+WEAK_MODEL = dict(model="mlp", input="embed", d_embed=4, d_mlp=16, n_layers=1, bias=False, init_scale=1.0,
+                  lr=1e-2, wd=0.3, beta2=0.98)
+WEAK_STEPS, WEAK_EVERY = 1000, 50
 OURS = (f"ours: a + b mod 113 on nanda2023's transformer, full batch, {RACE_ACC:.0%} test accuracy, each change "
         "on top of the tuned nanda2023-fast baseline")
 # (arm, the arm it is measured against, published speed-up, source, how their setup differs)
@@ -105,18 +129,37 @@ PROBE_LABELS = tuple(label for arm in GRID_ARMS for label, _, _ in _grid(arm))
 def _arm_config(arm: str, smoke: bool) -> dict:
     size = {**TINY_TRANSFORMER, "ckpt_per_decade": 3} if smoke else {}
     steps, every = (40, 10) if smoke else (RACE_STEPS, RACE_EVERY)
+    weak = {"embed_from": _weak_ref(0, smoke)} if arm == TRANSFER else {}
     return {**_FAST, **ARMS[arm][1], **size, "steps": steps, "eval_every": every, "eval_per_decade": 5,
-            "ckpt_per_decade": 3, "preset": None}
+            "ckpt_per_decade": 3, "preset": None, **weak}
+
+
+def _weak_points(smoke: bool) -> list[Config]:
+    """GrokTransfer's weak models, one per seed of the race (the same split), on the race's task."""
+    size = {"p": TINY_TRANSFORMER["p"]} if smoke else {}
+    steps, every = (40, 10) if smoke else (WEAK_STEPS, WEAK_EVERY)
+    base = from_dict({**_FAST, **WEAK_MODEL, **size, "steps": steps, "eval_every": every, "eval_per_decade": 5,
+                      "ckpt_per_decade": 3, "preset": None, "name": f"{NAME}/{WEAK}"})
+    return [base.replace(seed=s) for s in (RACE_SEEDS[:1] if smoke else RACE_SEEDS)]
+
+
+def _weak_ref(seed: int, smoke: bool) -> str:
+    """``embed_from`` of the transfer arm's seed: the weak model of that seed, named by its config hash (the sweep
+    trains it first: ``sweep.cost.schedule`` trains the transfer arm in process, after it)."""
+    return f"config:{next(c for c in _weak_points(smoke) if c.seed == seed).hash()}"
 
 
 def _points(smoke: bool) -> list[Config]:
-    """Every accelerated arm's seeds first, then the untuned arm and the grids (another evaluation interval,
-    so other ensembles, trained after them: an interrupted race has its speed table first)."""
-    first, later = [], []
+    """GrokTransfer's weak models first (the transfer arm reads them), every accelerated arm's seeds, then the
+    untuned arm and the grids (another evaluation interval, so other ensembles, trained after them: an
+    interrupted race has its speed table first)."""
+    first, later = _weak_points(smoke), []
     every = {} if smoke else {"eval_every": LATER_EVERY}
     for arm in SMOKE_ARMS if smoke else ARMS:
         base = from_dict(_arm_config(arm, smoke))
-        seeds = [base.replace(name=f"{NAME}/{arm}", seed=s) for s in (RACE_SEEDS[:1] if smoke else RACE_SEEDS)]
+        seeds = [base.replace(name=f"{NAME}/{arm}", seed=s, **({"embed_from": _weak_ref(s, smoke)} if arm == TRANSFER
+                                                                 else {}))
+                 for s in (RACE_SEEDS[:1] if smoke else RACE_SEEDS)]
         if arm == "nanda2023":
             later += [c.replace(**every) for c in seeds]
         else:
@@ -129,7 +172,8 @@ def _points(smoke: bool) -> list[Config]:
 
 
 def _member_steps() -> int:
-    return sum(c.steps for c in _points(False))
+    """The transformers' member-steps (the weak MLPs' are ~100 times cheaper)."""
+    return sum(c.steps for c in _points(False) if c.model == "transformer")
 
 
 def _setup(label: str) -> dict | None:
@@ -138,84 +182,6 @@ def _setup(label: str) -> dict | None:
 
 
 # ---------------------------------------------------------------------------------------------- reading back
-@functools.lru_cache(maxsize=64)
-def _step_flops(cfg_json: str) -> float:
-    """Training FLOPs of one member's step: 3 × the model's forward FLOPs per example × the batch (the
-    benchmark's count), plus Muon's Newton–Schulz iterations; evaluations are not counted."""
-    import jax
-
-    from groklab.models import build
-    from groklab.tasks import build_dataset
-    from groklab.train.optim import muon_flops
-
-    cfg = from_dict(json.loads(cfg_json))
-    ds = build_dataset(cfg)
-    model = build(cfg, ds)
-    shapes = {k: v.shape for k, v in jax.eval_shape(model.init, jax.random.PRNGKey(0)).items()}
-    batch = ds.n_train if cfg.batch_size is None else min(cfg.batch_size, ds.n_train)
-    return 3.0 * float(model.flops_per_example) * batch + muon_flops(cfg, shapes)
-
-
-def _seconds(run: dict, hit: int, budget: int) -> float:
-    """Seconds one member took to ``hit``: its group's training time by then (the stored wall time at that
-    evaluation when the summary has it, else the share of the run's wall time), less compilation, ÷ members."""
-    s = run["summary"]
-    members = s.get("members") or 1
-    to_gen = s.get("to_gen") or {}
-    if to_gen.get("step") == hit and to_gen.get("seconds") is not None:
-        total = to_gen["seconds"] - (s.get("compile_s") or 0.0)
-    else:
-        total = (float(run.get("wall_s") or 0.0) - (s.get("compile_s") or 0.0)) * hit / max(budget, 1)
-    return max(total, 0.0) / members
-
-
-def facts(out: Outcome, label: str) -> list[dict]:
-    """Per finished run of ``label``: seed, first step with test accuracy ≥ RACE_ACC (None: not reached),
-    whether it stayed there to the end, the replacement rule's verdict (yes / no / open: too short to
-    tell), the budget, the final accuracy, FLOPs and seconds to the hit."""
-    got = []
-    for r in out.runs(label):
-        m = out.metrics(r)
-        steps, acc = m["step"], m["test_acc"]
-        hit = first_reach(steps, acc, RACE_ACC)
-        budget = int(steps[-1])
-        stays = hit is not None and float(np.nanmin(acc[steps >= hit])) >= RACE_ACC
-        rule = "no" if hit is None or not stays else "yes" if budget >= (1 + STAY_FACTOR) * hit else "open"
-        cfg = {k: v for k, v in r["config"].items() if k != "name"}
-        flops = _step_flops(json.dumps(cfg, sort_keys=True)) * hit if hit is not None else None
-        got.append(dict(seed=r["seed"], hit=hit, stays=stays, rule=rule, budget=budget, final=float(acc[-1]),
-                        flops=flops, seconds=_seconds(r, hit, budget) if hit is not None else None,
-                        lr=r["config"]["lr"], wd=r["config"]["wd"]))
-    return got
-
-
-def interval(xs: list, kind: str, budget: int | None = None) -> str:
-    """"median [min – max]" over the values reached (misses counted as above every hit), "> budget" when
-    most missed; "—" for no values."""
-    if not xs:
-        return "—"
-    got = [x for x in xs if x is not None]
-    if 2 * len(got) <= len(xs):
-        return f"> {budget:,}" if budget is not None else "not reached"
-    med = upper_median([x if x is not None else np.inf for x in xs])
-    hi = "> budget" if len(got) < len(xs) else _num(max(got), kind)
-    return f"{_num(med, kind)} [{_num(min(got), kind)} – {hi}]"
-
-
-def _num(v: float, kind: str) -> str:
-    if kind == "flops":
-        return f"{v:.3g}"
-    if kind == "seconds":
-        return f"{v:.2f}"
-    return fmt_number(v, "steps")
-
-
-def _median_hit(fs: list[dict]) -> float | None:
-    hits = [f["hit"] for f in fs]
-    if not fs or 2 * sum(h is not None for h in hits) <= len(hits):
-        return None
-    return float(upper_median([h if h is not None else np.inf for h in hits]))
-
 
 def _speedup_row(out: Outcome, arm: str, over: str, pub_x: float, src: str, theirs: str) -> Row:
     """``over``'s median steps to RACE_ACC over ``arm``'s, beside a published speed-up; the range from the
@@ -246,6 +212,79 @@ def _speedup_row(out: Outcome, arm: str, over: str, pub_x: float, src: str, thei
     row = Row(q, pub, mo / ma, "ratio", why=why, label=arm,
               detail=f"{detail}; seeds' extremes give ×{min(ho) / max(ha):.3g} – ×{max(ho) / min(ha):.3g}")
     row.agree = 1 / STEP_FACTOR <= (mo / ma) / pub_x <= STEP_FACTOR
+    return row
+
+
+def _weak_cost(out: Outcome) -> dict[int, dict]:
+    """Per seed, the whole training of GrokTransfer's weak model: steps, FLOPs, seconds, final test accuracy."""
+    return {f["seed"]: dict(steps=f["budget"], flops=f["budget_flops"], seconds=f["budget_seconds"],
+                            final=f["final"]) for f in facts(out, WEAK)}
+
+
+def _with_weak(out: Outcome) -> list[dict]:
+    """The transfer arm's facts with its seed's weak model's training added to steps, FLOPs and seconds (to the
+    hit, and for the budget); seeds without a weak run left out."""
+    weak, got = _weak_cost(out), []
+    for f in facts(out, TRANSFER):
+        w = weak.get(f["seed"])
+        if w is None:
+            continue
+        add = {k: (None if f[k] is None else f[k] + w[c]) for k, c in (("hit", "steps"), ("flops", "flops"),
+                                                                        ("seconds", "seconds"))}
+        got.append({**f, **add, "budget": f["budget"] + w["steps"], "budget_flops": f["budget_flops"] + w["flops"]})
+    return got
+
+
+def _weak_text(weak: dict[int, dict]) -> str:
+    ws = list(weak.values())
+    return (f"{interval([w['flops'] for w in ws], 'flops')} FLOPs, {interval([w['seconds'] for w in ws], 'seconds')} "
+            f"s per member, its test accuracy at the end {interval([w['final'] for w in ws], 'acc')}")
+
+
+def _median(xs: list) -> float | None:
+    """The upper median with misses (None) counted as above every value; None when most missed."""
+    if not xs or 2 * sum(x is not None for x in xs) <= len(xs):
+        return None
+    return float(upper_median([x if x is not None else float("inf") for x in xs]))
+
+
+def _transfer_row(out: Outcome) -> Row:
+    """GrokTransfer's speed-up over the baseline in training FLOPs to RACE_ACC, its weak model's training
+    included (the paper's Table 1 counts the weak model too), beside Xu et al.'s wall-clock ratio; steps and
+    seconds without and with the weak model in the detail; a bound when either missed in most seeds."""
+    q = (f"{TRANSFER}: speed-up over {BASELINE} in training FLOPs to {RACE_ACC:.0%}, the weak model's training "
+         f"included (median {BASELINE} ÷ median {TRANSFER} + weak)")
+    pub = Published(XU_SPEEDUP, XU)
+    fa, fo, alone = _with_weak(out), facts(out, BASELINE), facts(out, TRANSFER)
+    if not fa or not fo:
+        return Row(q, pub, None, "ratio", why=not_trained(out, TRANSFER if fo else BASELINE), label=TRANSFER)
+    weak = _weak_cost(out)
+    why = f"setup differs: {XU_THEIRS}; {OURS}"
+    detail = (f"FLOPs {BASELINE} {interval([f['flops'] for f in fo], 'flops')}, {TRANSFER} "
+              f"{interval([f['flops'] for f in alone], 'flops')} alone, {interval([f['flops'] for f in fa], 'flops')} "
+              f"with the weak model; steps {BASELINE} {interval([f['hit'] for f in fo], 'steps', fo[0]['budget'])}, "
+              f"{TRANSFER} {interval([f['hit'] for f in alone], 'steps', alone[0]['budget'])} + the weak MLP's "
+              f"{interval([w['steps'] for w in weak.values()], 'steps')} ({_weak_text(weak)}); seconds per member "
+              f"{BASELINE} "
+              f"{interval([f['seconds'] for f in fo], 'seconds')}, {TRANSFER} "
+              f"{interval([f['seconds'] for f in alone], 'seconds')} alone, "
+              f"{interval([f['seconds'] for f in fa], 'seconds')} with the weak model")
+    mo, ma = _median([f["flops"] for f in fo]), _median([f["flops"] for f in fa])
+    if ma is None and mo is None:
+        return Row(q, pub, None, "ratio", detail=detail, why="neither reached 99% in most seeds; " + why,
+                   label=TRANSFER)
+    if ma is None:          # the transfer missed: its speed-up is below the baseline's median ÷ its own budget
+        ub = mo / min(f["budget_flops"] for f in fa)
+        row = Row(q, pub, ub, "ratio", bound="<", detail=detail, why=why, label=TRANSFER)
+        row.agree = False if ub * STEP_FACTOR < pub.value else None
+        return row
+    if mo is None:          # the baseline missed: a lower bound
+        lb = min(f["budget_flops"] for f in fo) / ma
+        row = Row(q, pub, lb, "ratio", bound="≥", detail=detail, why=why, label=TRANSFER)
+        row.agree = False if lb > pub.value * STEP_FACTOR else None
+        return row
+    row = Row(q, pub, mo / ma, "ratio", detail=detail, why=why, label=TRANSFER)
+    row.agree = 1 / STEP_FACTOR <= (mo / ma) / pub.value <= STEP_FACTOR
     return row
 
 
@@ -321,9 +360,7 @@ def _candidate_row(out: Outcome) -> Row:
 def _compare(out: Outcome) -> list[Row]:
     rows = [_speedup_row(out, *claim) for claim in SPEEDUP_CLAIMS]
     rows += [_muon_row(out), *_prieto_rows(out)]
-    rows.append(Row("GrokTransfer: the embedding of a smaller model that has generalized removes the delay",
-                    Published("removes the delay", XU), "open", "finding",
-                    why="not raced: it needs a trained smaller model's embedding mapped into this one; left open"))
+    rows.append(_transfer_row(out))
     return rows + [_candidate_row(out)]
 
 
@@ -345,6 +382,15 @@ def _grid_text(g: list[dict]) -> str:
     return f"{sum(f['stays'] for f in g)} of {len(g)}" + (f" ({missing} not trained yet)" if missing else "")
 
 
+def _table_row(arm: str, what: str, fs: list[dict], g: list[dict]) -> list[str]:
+    budget = min(f["budget"] for f in fs)
+    return [arm, what, f"{sum(f['hit'] is not None for f in fs)} of {len(fs)}",
+            interval([f["hit"] for f in fs], "steps", budget),
+            interval([f["flops"] for f in fs], "flops"), interval([f["seconds"] for f in fs], "seconds"),
+            f"{sum(f['stays'] for f in fs)} of {len(fs)}", _final_text(fs), _rule_text(fs),
+            _grid_text(g), f"{budget:,}"]
+
+
 def _race_table(out: Outcome) -> dict:
     spec = out.sweep["spec"]
     load = spec.get("load_avg")
@@ -356,13 +402,10 @@ def _race_table(out: Outcome) -> dict:
         if not fs:
             rows.append([arm, what, not_trained(out, arm)] + [""] * 8)
             continue
-        budget = min(f["budget"] for f in fs)
-        g = _grid_facts(out, arm) if arm in GRID_ARMS else []
-        rows.append([arm, what, f"{sum(f['hit'] is not None for f in fs)} of {len(fs)}",
-                     interval([f["hit"] for f in fs], "steps", budget),
-                     interval([f["flops"] for f in fs], "flops"), interval([f["seconds"] for f in fs], "seconds"),
-                     f"{sum(f['stays'] for f in fs)} of {len(fs)}", _final_text(fs), _rule_text(fs),
-                     _grid_text(g), f"{budget:,}"])
+        rows.append(_table_row(arm, what, fs, _grid_facts(out, arm) if arm in GRID_ARMS else []))
+        if arm == TRANSFER and (weak := _with_weak(out)):
+            rows.append(_table_row(f"{TRANSFER} + weak", "the same seeds with their weak MLP's whole training "
+                                   "added to steps, FLOPs and seconds (its steps are an MLP's)", weak, []))
     at = f"1-minute load average {load:g} on {spec.get('cpus')} cpus at the start" if load is not None else \
         "an unrecorded load"
     return {"title": f"The race at {RACE_ACC:.0%} test accuracy: each arm's seeds as one ensemble; intervals are "
@@ -399,11 +442,13 @@ def _grid_table(out: Outcome) -> dict:
 EXPERIMENT = register(Experiment(
     NAME, "A fair race of the grokking accelerators", "Lee et al. 2024; Prieto et al. 2025; Tveit et al. 2025; "
     "vuciv/grokfast; Xu et al. 2025",
-    "Grokfast, ⊥Grad, StableMax, Muon, a delayed Frobenius penalty and learning-rate schedules accelerate grokking",
+    "Grokfast, ⊥Grad, StableMax, Muon, a delayed Frobenius penalty, learning-rate schedules and GrokTransfer "
+    "accelerate grokking",
     plan=f"a + b mod 113 on nanda2023's transformer: {len(ARMS)} arms × {len(RACE_SEEDS)} seeds, and for the "
          f"{len(GRID_ARMS)} accelerated arms a cross of the lr × wd grid ({len(GRID) - 1} more points, seed 0), "
          f"{RACE_STEPS:,} full-batch steps each, evaluated every {RACE_EVERY} (the grids and nanda2023: every "
-         f"{LATER_EVERY}, trained last); {_member_steps():,} member-steps at about 0.09 CPU-seconds each: "
-         "~15-20 minutes on 2 unloaded cores (measured: 52 minutes at load 4.7-13)",
+         f"{LATER_EVERY}, trained last), after GrokTransfer's {len(RACE_SEEDS)} weak MLPs ({WEAK_STEPS:,} steps "
+         f"each, seconds in all); {_member_steps():,} member-steps at about 0.09 CPU-seconds each: "
+         "~15-20 minutes on 2 unloaded cores (measured before the GrokTransfer arm: 52 minutes at load 4.7-13)",
     axes=("name",), setup=_setup, points=_points, compare=_compare,
     tables=lambda out: [_race_table(out), _grid_table(out)]), order=35)

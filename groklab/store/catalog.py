@@ -402,6 +402,12 @@ class Store(SweepTables, ExampleFiles):
             return rows[0][0]
         raise StoreError(f"run: no run {ref!r} in {self.root} (see `groklab runs`)")
 
+    def finished_of_hash(self, config_hash: str) -> list[str]:
+        """The completed runs whose config hashes to ``config_hash``, newest first."""
+        rows = self.conn.execute("SELECT run_id FROM runs WHERE config_hash = ? AND status = 'completed' "
+                                 "ORDER BY created DESC, rowid DESC", (config_hash,)).fetchall()
+        return [r[0] for r in rows]
+
     def get_run(self, ref: str) -> dict:
         return self._select("WHERE run_id = ?", (self.resolve(ref),))[0]
 

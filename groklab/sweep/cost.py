@@ -92,7 +92,9 @@ def schedule(store: Store, sweep_id: str | None, packs: list[Pack], mode: str = 
     ``mode``: ensemble, separate, or auto: batch when the ensemble's ``point_seconds`` is at most a
     separate run's. A chunk of one point is an ensemble of one (nothing to choose). Measurements
     are cached in <store>/sweep-costs.json per (shape key, cpu count); a chunk that had to be
-    measured has its first point trained and recorded already, and is returned without it.
+    measured has its first point trained and recorded already, and is returned without it. Subset
+    ensembles and GrokTransfer packs (``embed_from``: their weak runs are read from the store, which only
+    the in-process trainer has, after the sweep's earlier packs trained them) are always one ensemble.
     """
     if mode not in ("auto", "ensemble", "separate"):
         raise ConfigError(f"pack: must be one of auto, ensemble, separate, got {mode!r}")
@@ -102,6 +104,9 @@ def schedule(store: Store, sweep_id: str | None, packs: list[Pack], mode: str = 
         m = mode
         if t.configs and (t.configs[0].get("subsets") or t.configs[0].get("canaries")):
             out.append((t, "ensemble"))      # a subset ensemble's members are one group (groklab.tasks.subsets)
+            continue
+        if t.configs and t.configs[0].get("embed_from"):
+            out.append((t, "ensemble"))      # GrokTransfer reads its weak runs from the store: in process, after them
             continue
         if mode == "auto" and len(t.points) > 1:
             cfg = from_dict(t.configs[0])

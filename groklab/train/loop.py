@@ -136,6 +136,22 @@ def _declare_splits(data: MemberData) -> tuple[str, ...]:
     return tuple(data.splits)
 
 
+def _check_embeds(cfg: Config, model: Model, E: int, embeds: np.ndarray | None) -> np.ndarray | None:
+    """The members' GrokTransfer embeddings as float32 [E, d_vocab, embed_rank], checked against the model's
+    W_E_A (None without ``embed_from``)."""
+    if cfg.embed_from is None:
+        return None
+    if embeds is None:
+        raise ConfigError("embed_from: the weak run's embedding comes from the store; train through groklab.api "
+                          "(`groklab train`, a local sweep), which reads it, not a store-less worker")
+    want = (E, *jax.eval_shape(model.init, jax.random.PRNGKey(0))["W_E_A"].shape)
+    embeds = np.asarray(embeds, np.float32)
+    if embeds.shape != want:
+        raise ConfigError(f"embed_from: the weak embeddings have shape {embeds.shape}; allowed {want} (members, "
+                          "vocabulary, embed_rank)")
+    return embeds
+
+
 class DenseCheckpoints:
     """Checkpoints where the story happens: beside the log grid, a checkpoint at every evaluation
     where some live member's train loss, test loss or weight norm has moved by more than ``tol``
@@ -171,9 +187,13 @@ CkptFn = Callable[[int, dict[str, np.ndarray], dict[str, np.ndarray]], None]
 
 
 class Trainer:
-    """Train an ensemble of configs that share shapes. ``configs[i]`` is member i."""
+    """Train an ensemble of configs that share shapes. ``configs[i]`` is member i.
 
-    def __init__(self, configs: list[Config]):
+    ``embeds`` (GrokTransfer, ``embed_from``): each member's weak embedding A [d_vocab, embed_rank], stacked
+    [E, d_vocab, embed_rank] (``groklab.transfer.embeddings`` reads them from the store); it is written into
+    the initial W_E_A unscaled (the init scale multiplies B and the rest)."""
+
+    def __init__(self, configs: list[Config], embeds: np.ndarray | None = None):
         if not configs:
             raise ConfigError("members: need at least one config")
         keys = {c.shape_key() for c in configs}
@@ -190,6 +210,7 @@ class Trainer:
         self.model = build(cfg, self.datasets[0])
         self.data = _stack_members(configs, self.datasets, self.model)
         self.E = len(configs)
+        self.embeds = _check_embeds(cfg, self.model, self.E, embeds)
         self.full_batch = cfg.batch_size is None or cfg.batch_size >= self.data.train_idx.shape[1]
         self.ckpt_steps = set(log_grid(cfg.steps, cfg.ckpt_per_decade))
         self.schedule = eval_schedule(cfg.steps, cfg.eval_every, cfg.eval_per_decade, self.ckpt_steps)
@@ -203,9 +224,11 @@ class Trainer:
         B = M if self.full_batch else int(cfg.batch_size)
         full = self.full_batch
 
-        def init_member(key, scale, hp):
+        def init_member(key, scale, hp, *embed):
             params = model.init(jax.random.fold_in(key, 0))
             params = {k: (v if ".ln" in k or k.startswith("ln") else v * scale) for k, v in params.items()}
+            if embed:                                    # GrokTransfer: the weak model's embedding, as it is
+                params["W_E_A"] = embed[0]
             return params, optim.make(cfg, hp).init(params)
 
         def member_step(params, opt_state, d, step):
@@ -232,7 +255,7 @@ class Trainer:
             else:
                 grads, extra = jax.grad(loss_fn)(params), {}
             updates, opt_state = optim.make(cfg, d["hp"]).update(grads, opt_state, params, **extra)
-            return optax.apply_updates(params, updates), opt_state
+            return optax.apply_updates(params, optim.frozen(cfg, updates)), opt_state
 
         vstep = jax.vmap(member_step, in_axes=(0, 0, 0, None))
         width = 4 * model.activation_width               # bytes per example of the widest activation
@@ -280,17 +303,20 @@ class Trainer:
                 "key": d.key, "hp": d.hp, "splits": d.splits}
         return jax.device_put(host, self.device)
 
+    def _init_args(self) -> tuple:
+        """What the vmapped ``init_member`` takes: keys, init scales, hyper-parameters (and the embeddings)."""
+        return (self.data.key, self.data.init_scale, self.data.hp) + (() if self.embeds is None else (self.embeds,))
+
     def init_state(self) -> tuple[dict, optax.OptState]:
         with jax.default_device(self.device):
-            state = self._init(jnp.asarray(self.data.key), jnp.asarray(self.data.init_scale),
-                               jax.device_put(self.data.hp, self.device))
+            state = self._init(*jax.device_put(self._init_args(), self.device))
         # Committed to the device like every later state `run_steps` returns: otherwise the first real
         # interval sees a new input sharding and compiles `run_steps` a second time, inside training.
         return jax.device_put(state, self.device)
 
     def opt_template(self) -> tuple[Any, Any, dict]:
         """(treedef of the stacked optimizer state, one member's state as shapes, stacked param shapes)."""
-        params, opt_state = jax.eval_shape(self._init, self.data.key, self.data.init_scale, self.data.hp)
+        params, opt_state = jax.eval_shape(self._init, *self._init_args())
         member = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape[1:], a.dtype), opt_state)
         return jax.tree.structure(opt_state), member, params
 

@@ -53,10 +53,18 @@ def learning_rate(cfg, lr) -> Callable[[jax.Array], jax.Array]:
 def adam_only(cfg) -> frozenset[str]:
     """Parameters Muon leaves to AdamW: embeddings, the unembedding or classifier head (and an MLP's
     first layer over one-hot inputs, an embedding by another name); vectors go there anyway."""
-    names = {"W_E", "W_pos", "W_U"}
+    names = {"W_E", "W_E_A", "W_E_B", "W_pos", "W_U"}
     if cfg.model == "mlp":
         names |= {"W_out"} | ({"W_in"} if cfg.input == "onehot" else set())
     return frozenset(names)
+
+
+def frozen(cfg, updates: dict) -> dict:
+    """``updates`` with those of fixed parameters zeroed (GrokTransfer's A with ``embed_frozen``: neither the
+    gradient step nor the weight decay moves it, so A + 0 stays A bit for bit)."""
+    if cfg.embed_from is None or not cfg.embed_frozen:
+        return updates
+    return {k: jnp.zeros_like(v) if k == "W_E_A" else v for k, v in updates.items()}
 
 
 def muon_dims(cfg) -> Callable[[dict], dict]:
