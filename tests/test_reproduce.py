@@ -199,6 +199,31 @@ def test_resume_trains_the_points_an_unfinished_reproduction_lacks(tmp_path):
     assert len(rp.reproduction_sweeps(st)) == 1
 
 
+@pytest.mark.slow
+def test_resume_adds_the_points_an_experiment_gained_and_trains_only_them(tmp_path):
+    """A reproduction finished before its experiment gained an arm: --resume adds the new points to the same
+    sweep and trains only those; the points it had keep their runs."""
+    st = Store(tmp_path / "s")
+    exp = rp.get("doshi2023")
+    cfgs = exp.points(True)
+    old = rp.spec_of(exp, True, cfgs[:-1])
+    sid = st.create_sweep("doshi2023", rp.KIND, old, [c.to_dict() for c in cfgs[:-1]])
+    from groklab.sweep import run_sweep
+
+    run_sweep(st, sid, pack_mode="ensemble")
+    before = {p["point"]: p["run_id"] for p in st.sweep_points(sid)}
+    n_runs = len(st.list_runs())
+    res = rp.reproduce(st, "doshi2023", smoke=True, resume=True, report=False)
+    points = st.sweep_points(sid)
+    assert res["sweep_id"] == sid and res["complete"] and len(points) == len(cfgs)
+    assert {p["point"]: p["run_id"] for p in points[:-1]} == before          # kept, not retrained
+    assert len(st.list_runs()) == n_runs + 1 and points[-1]["status"] == "done"
+    assert st.get_sweep(sid)["spec"]["spec_hash"] == rp.spec_of(exp, True, cfgs)["spec_hash"]
+    assert len(rp.reproduction_sweeps(st)) == 1
+    other = st.create_sweep("doshi2023", rp.KIND, old, [{**c.to_dict(), "wd": 99.0} for c in cfgs[:1]])
+    assert rp.run._missing(st, st.get_sweep(other), cfgs) is None      # a point the experiment no longer has
+
+
 # ---------------------------------------------------------------------------------------------- end to end
 @pytest.fixture(scope="module")
 def smoke_store(tmp_path_factory):
@@ -447,7 +472,7 @@ def test_accelerator_race_table_is_read_from_the_store(tmp_path):
     res = rp.reproduce(st, "accelerators", smoke=True, report=False)
     race, grid = res["tables"]
     by_arm = {row[0]: row for row in race["rows"]}
-    assert set(by_arm) == set(acc.SMOKE_ARMS)
+    assert set(by_arm) == set(acc.SMOKE_ARMS) | {f"{acc.TRANSFER} + weak"}
     runs = {r["name"].partition("/")[2]: r for r in st.list_runs(sweep_id=res["sweep_id"])}
     for arm in acc.SMOKE_ARMS:
         m = st.metrics(runs[arm]["run_id"])
@@ -459,7 +484,12 @@ def test_accelerator_race_table_is_read_from_the_store(tmp_path):
     cell = grid["rows"][0][1 + list(acc.GRID).index((a, b))]
     assert (cell == "—") if hit is None else cell.startswith(f"{hit:,}")
     by_q = {r["quantity"].split(":")[0]: r for r in res["rows"]}
-    assert by_q["GrokTransfer"]["ours"] == "open" and by_q["GrokTransfer"]["verdict"] == "—"
+    A = st.load_checkpoint(runs[acc.TRANSFER]["run_id"], 0)[1]["W_E_A"]        # its seed's weak model's W_E
+    assert np.array_equal(A[:acc.TINY_TRANSFORMER["p"]], st.load_checkpoint(runs[acc.WEAK]["run_id"])[1]["W_E"])
+    tr = by_q[acc.TRANSFER]                  # raced: its weak model trained first, its row read from the store
+    assert tr["published"]["value"] == acc.XU_SPEEDUP and "the weak MLP's 40" in tr["detail"]
+    assert isinstance(tr["ours"], float) or "neither reached" in tr["why"]   # 40 smoke steps: often neither
+    assert by_arm[f"{acc.TRANSFER} + weak"][-1] == "80"
     assert by_q["grokfast-ema"]["published"]["value"] == rp.GROKFAST_SPEEDUP["ema"]
     assert "not trained" in by_q["grokfast-ema"]["why"]          # not in the smoke version
 

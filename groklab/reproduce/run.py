@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections import Counter
 from collections.abc import Callable
 
 from groklab.config import Config, from_dict
@@ -43,6 +44,25 @@ def _same_configs(store: Store, sweep: dict, spec: dict, configs: list[Config]) 
     except (ConfigError, KeyError, TypeError, ValueError):     # a point this code cannot read is not the same
         return False
     return stored == [c.hash() for c in configs]
+
+
+def _missing(store: Store, sweep: dict, configs: list[Config]) -> list[Config] | None:
+    """The configs a stored reproduction sweep lacks, when the experiment has gained points since it was made
+    (every stored point is still one of ``configs``, as a multiset of config hashes); None otherwise."""
+    try:
+        stored = Counter(from_dict(p["config"]).hash() for p in store.sweep_points(sweep["sweep_id"]))
+    except (ConfigError, KeyError, TypeError, ValueError):
+        return None
+    want = Counter(c.hash() for c in configs)
+    if stored - want or not want - stored:
+        return None
+    out = []
+    for c in configs:               # in the experiment's order, so a point's dependencies come before it
+        if stored[c.hash()]:
+            stored[c.hash()] -= 1
+        else:
+            out.append(c)
+    return out
 
 
 def machine_load() -> dict:
@@ -90,7 +110,9 @@ def reproduce(store: Store, name: str, *, smoke: bool = False, resume: bool = Fa
     """Run one experiment into ``store`` and compare it (see ``compare``), plus "report" (the sweep's
     HTML report, when the report module is present) and "resumed".
 
-    With ``resume``, the newest unfinished sweep of the same experiment and configs is continued.
+    With ``resume``, the newest unfinished sweep of the same experiment and configs is continued; if there is
+    none and the experiment has gained points since a stored sweep of it was made (all of that sweep's points
+    are still among its configs), the new points are added to that sweep and only they train.
     """
     from groklab.sweep import run_sweep
 
@@ -101,6 +123,12 @@ def reproduce(store: Store, name: str, *, smoke: bool = False, resume: bool = Fa
     if resume:
         same = [s for s in reproduction_sweeps(store, name) if s["n_done"] < s["n_points"]
                 and _same_configs(store, s, spec, configs)]
+        grown = [(s, m) for s in reproduction_sweeps(store, name) if bool(s["spec"].get("smoke")) == smoke
+                 and (m := _missing(store, s, configs))] if not same else []
+        if grown:       # the experiment gained points (a new arm): train only those, into the sweep most done
+            sweep, extra = max(grown, key=lambda g: g[0]["n_done"])
+            store.extend_sweep(sweep["sweep_id"], {**sweep["spec"], **spec}, [c.to_dict() for c in extra])
+            same = [sweep]
         if not same:
             raise ConfigError(f"resume: no unfinished `{command(name, smoke)}` in {store.root}; "
                               "run it without --resume")

@@ -23,6 +23,17 @@ class SweepTables:
                           [(sid, i, dumps(p), "pending") for i, p in enumerate(points)])
         return sid
 
+    def extend_sweep(self, sweep_id: str, spec: dict, points: list[dict]) -> list[int]:
+        """Append ``points`` (pending) to a sweep and replace its spec; returns their point numbers."""
+        with self._tx() as c:
+            n = c.execute("SELECT COUNT(*) FROM sweep_points WHERE sweep_id = ?", (sweep_id,)).fetchone()[0]
+            c.executemany("INSERT INTO sweep_points (sweep_id, point, config_json, status) VALUES (?,?,?,?)",
+                          [(sweep_id, n + i, dumps(p), "pending") for i, p in enumerate(points)])
+            c.execute("UPDATE sweeps SET spec_json = ?, n_points = ?, status = 'running', updated = ? "
+                      "WHERE sweep_id = ?",
+                      (dumps(spec), n + len(points), now(), sweep_id))
+        return list(range(n, n + len(points)))
+
     def sweep_points(self, sweep_id: str) -> list[dict]:
         cur = self.conn.execute("SELECT point, config_json, run_id, status FROM sweep_points WHERE sweep_id = ?"
                                 " ORDER BY point", (sweep_id,))
