@@ -70,9 +70,28 @@ class Outcome:
         return self._metrics[rid]
 
     def wall_s(self) -> float | None:
-        """Seconds from the sweep's creation to its last recorded change (its end, once completed)."""
+        """Seconds the sweep's points trained: the union over their ensembles of [end − training time, end]
+        (a group's members share one interval; groups in parallel worker processes overlap), so the idle time
+        of a sweep resumed or extended later is not counted. Without run times (older stores): from the
+        sweep's creation to its last recorded change."""
         from datetime import datetime
 
+        spans: dict[str, tuple[float, float]] = {}
+        for items in self.labels.values():
+            for x in items:
+                r = x["run"]
+                try:
+                    end, wall = datetime.fromisoformat(r["updated"]).timestamp(), float(r["wall_s"])
+                except (TypeError, ValueError, KeyError):
+                    continue
+                a, b = spans.get(r["group_id"], (end - wall, end))
+                spans[r["group_id"]] = (min(a, end - wall), max(b, end))
+        if spans:
+            total, reach = 0.0, float("-inf")
+            for a, b in sorted(spans.values()):
+                total += max(0.0, b - max(a, reach))
+                reach = max(reach, b)
+            return total
         try:
             t0, t1 = (datetime.fromisoformat(self.sweep[k]) for k in ("created", "updated"))
         except (TypeError, ValueError):
