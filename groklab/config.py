@@ -202,6 +202,10 @@ class Config:
                                "Frobenius penalty on for that step", added=True)
     loss: str = _f("ce", "optim", Options(("ce", "stablemax", "mse")), "loss: cross-entropy, StableMax CE or MSE")
     loss_dtype: str = _f("float32", "optim", Options(("float32", "float64")), "dtype the loss is computed in")
+    opt_dtype: str = _f("float32", "optim", Options(("float32", "float64")), "dtype of the optimizer's arithmetic "
+                        "and state (Adam's moments; the parameters stay float32): float64 keeps second moments "
+                        "that float32 flushes to zero on XLA's CPU (subnormals below 1.2e-38), which under a tiny "
+                        "eps turns Adam's step from ~lr into m/eps", added=True)
     # --- training loop (groklab.train.loop)
     steps: int = _f(10_000, "loop", Interval(int, 1, 10_000_000), "optimizer updates")
     batch_size: int | None = _f(None, "loop", _POS_INT, "minibatch size (none: full batch)")

@@ -106,7 +106,7 @@ def _activations(cfg: Config, t: TableShape) -> tuple[int, int]:
 def model_size(cfg: Config, t: TableShape | None = None, counts: tuple[int, int] | None = None) -> ModelSize:
     """Sizes from ``jax.eval_shape`` of the model's and the optimizer's init: nothing is allocated
     (``counts``: the parameter and optimizer-value counts, known already; nothing is traced)."""
-    key = cfg.shape_key()
+    key = (cfg.shape_key(), cfg.opt_dtype)
     if key in _MODEL_CACHE:
         return _MODEL_CACHE[key]
     import jax
@@ -122,13 +122,14 @@ def model_size(cfg: Config, t: TableShape | None = None, counts: tuple[int, int]
     hp = {k: float(getattr(cfg, k)) for k in optim.HP_FIELDS}
     rng = jax.ShapeDtypeStruct((2,), jax.numpy.uint32)
 
-    def init(k):
+    def init(k):       # the state's shapes; a float64 optimizer (opt_dtype) holds the same values at 8 bytes each
         p = model.init(k)
-        return p, optim.make(cfg, hp).init(p)
+        return p, optim.make(cfg.replace(opt_dtype="float32"), hp).init(p)
 
     params, state = jax.eval_shape(init, rng)
     count = lambda tree: sum(math.prod(v.shape) for v in jax.tree.leaves(tree))  # noqa: E731
-    out = ModelSize(count(params), count(state), act, widest, float(model.flops_per_example))
+    wide = 2 if cfg.opt_dtype == "float64" else 1            # counted in float32 values, as the rest
+    out = ModelSize(count(params), wide * count(state), act, widest, float(model.flops_per_example))
     if len(_MODEL_CACHE) > 256:
         _MODEL_CACHE.clear()
     _MODEL_CACHE[key] = out

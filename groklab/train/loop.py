@@ -203,7 +203,7 @@ class Trainer:
         self.cfg = cfg = configs[0]
         # JAX's 64-bit mode is process-wide: set it for this trainer either way, so that a float32 run after a
         # float64 one in the same process (a sweep, a reproduction) computes exactly what it would alone
-        jax.config.update("jax_enable_x64", cfg.loss_dtype == "float64")
+        jax.config.update("jax_enable_x64", "float64" in (cfg.loss_dtype, cfg.opt_dtype))
         self.loss_dtype = jnp.float64 if cfg.loss_dtype == "float64" else jnp.float32
         self.device = pick_device(cfg.device)
         self.datasets = [build_dataset(c) for c in configs]

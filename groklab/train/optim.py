@@ -132,5 +132,25 @@ def parts(cfg, hp: dict) -> list[tuple[str, optax.GradientTransformation]]:
 
 def make(cfg, hp: dict) -> optax.GradientTransformationExtraArgs:
     """The config's optimizer: ``parts`` as an ``optax.named_chain`` (state addressable by name).
-    With the delayed Frobenius penalty its ``update`` takes ``train_acc=`` (this step's minibatch)."""
-    return optax.named_chain(*parts(cfg, hp))
+    With the delayed Frobenius penalty its ``update`` takes ``train_acc=`` (this step's minibatch).
+    ``opt_dtype = "float64"``: gradients and parameters enter it in float64, its state is float64, and the
+    updates leave it in the parameters' dtype (``in_float64``)."""
+    chain = optax.named_chain(*parts(cfg, hp))
+    return in_float64(chain) if cfg.opt_dtype == "float64" else chain
+
+
+def in_float64(inner: optax.GradientTransformationExtraArgs) -> optax.GradientTransformationExtraArgs:
+    """``inner`` computed in float64: its state is initialised from float64 parameters, each update casts the
+    gradients and parameters up and the updates back to the parameters' dtype. Float32 flushes a squared
+    gradient below ~1e-19 to zero on XLA's CPU (subnormals), so Adam's second moment vanishes and, with
+    eps 1e-25, its step becomes m/eps (``tests/test_optim_dtype.py``); in float64 it stays ≈ lr."""
+    up = lambda t: jax.tree.map(lambda a: a.astype(jnp.float64), t)  # noqa: E731
+
+    def init(params):
+        return inner.init(up(params))
+
+    def update(updates, state, params=None, **extra):
+        out, state = inner.update(up(updates), state, None if params is None else up(params), **extra)
+        return jax.tree.map(lambda u, g: u.astype(g.dtype), out, updates), state
+
+    return optax.GradientTransformationExtraArgs(init, update)
