@@ -101,8 +101,9 @@ def hooked_state_dict(params: dict[str, np.ndarray], cfg: Config) -> dict[str, n
     """
     hc = hooked_config_dict(cfg)
     f32 = {k: np.asarray(v, np.float32) for k, v in params.items()}
-    if "W_E" not in f32 and "W_E_B" in f32:     # GrokTransfer's factors (embed_from): TransformerLens gets A·B
-        f32["W_E"] = f32["W_E_A"] @ f32["W_E_B"]
+    from groklab.models.transformer import embedded
+
+    f32 = embedded(f32)     # GrokTransfer's factors (embed_from): TransformerLens gets W_E = A·B
     h, dh, d = hc["n_heads"], hc["d_head"], hc["d_model"]
     sd = {"embed.W_E": f32["W_E"],
           "unembed.W_U": f32["W_E"][:hc["d_vocab_out"]].T.copy() if cfg.tied else f32["W_U"],

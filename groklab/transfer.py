@@ -55,10 +55,10 @@ def weak_embedding(store: Store, cfg: Config) -> tuple[str, np.ndarray]:
     if "W_E" not in params and "W_E_B" not in params:
         raise ConfigError(f"embed_from: run {row['run_id']} has no embedding W_E (model {weak.model}, input "
                           f"{weak.input}); allowed a run with one (an MLP with input embed, a transformer)")
+    W = np.asarray(transformer.embedded(params)["W_E"], np.float32)     # a weak run that had factors too: A·B
     ds = build_dataset(cfg)
     V = ds.vocab_size
-    n, width = params["W_E" if "W_E" in params else "W_E_A"].shape[0], \
-        params["W_E"].shape[1] if "W_E" in params else params["W_E_B"].shape[1]
+    (n, width) = W.shape
     if width != cfg.embed_rank:
         raise ConfigError(f"embed_rank: got {cfg.embed_rank}; allowed {width}, the width of run "
                           f"{row['run_id']}'s W_E")
@@ -69,7 +69,7 @@ def weak_embedding(store: Store, cfg: Config) -> tuple[str, np.ndarray]:
 
     rows = jax.eval_shape(build(cfg, ds).init, jax.random.PRNGKey(0))["W_E_A"].shape[0]
     A = np.zeros((rows, cfg.embed_rank), np.float32)
-    A[:V] = transformer.token_weights(params, V)        # W_E[:V], or A·B[:V] of a weak run that had factors
+    A[:V] = W[:V]
     return row["run_id"], A
 
 

@@ -31,7 +31,7 @@ from groklab.reproduce.grokfast2024 import GROKFAST, GROKFAST_SPEEDUP, LEE
 from groklab.reproduce.nanda2023 import NANDA_SETUP
 from groklab.reproduce.outcome import Outcome, not_trained
 from groklab.reproduce.prieto2025 import PRIETO, PRIETO_ORTHO
-from groklab.reproduce.race import RACE_ACC, STAY_FACTOR, _median_hit, facts, interval
+from groklab.reproduce.race import RACE_ACC, STAY_FACTOR, _median_hit, facts, interval, median_reached
 
 NAME = "accelerators"
 RACE_SEEDS = tuple(range(5))
@@ -241,13 +241,6 @@ def _weak_text(weak: dict[int, dict]) -> str:
             f"s per member, its test accuracy at the end {interval([w['final'] for w in ws], 'acc')}")
 
 
-def _median(xs: list) -> float | None:
-    """The upper median with misses (None) counted as above every value; None when most missed."""
-    if not xs or 2 * sum(x is not None for x in xs) <= len(xs):
-        return None
-    return float(upper_median([x if x is not None else float("inf") for x in xs]))
-
-
 def _transfer_row(out: Outcome) -> Row:
     """GrokTransfer's speed-up over the baseline in training FLOPs to RACE_ACC, its weak model's training
     included (the paper's Table 1 counts the weak model too), beside Xu et al.'s wall-clock ratio; steps and
@@ -269,7 +262,7 @@ def _transfer_row(out: Outcome) -> Row:
               f"{interval([f['seconds'] for f in fo], 'seconds')}, {TRANSFER} "
               f"{interval([f['seconds'] for f in alone], 'seconds')} alone, "
               f"{interval([f['seconds'] for f in fa], 'seconds')} with the weak model")
-    mo, ma = _median([f["flops"] for f in fo]), _median([f["flops"] for f in fa])
+    mo, ma = median_reached([f["flops"] for f in fo]), median_reached([f["flops"] for f in fa])
     if ma is None and mo is None:
         return Row(q, pub, None, "ratio", detail=detail, why="neither reached 99% in most seeds; " + why,
                    label=TRANSFER)

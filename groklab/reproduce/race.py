@@ -92,8 +92,12 @@ def _num(v: float, kind: str) -> str:
     return fmt_number(v, "steps")
 
 
-def _median_hit(fs: list[dict]) -> float | None:
-    hits = [f["hit"] for f in fs]
-    if not fs or 2 * sum(h is not None for h in hits) <= len(hits):
+def median_reached(xs: list) -> float | None:
+    """The upper median with misses (None) counted as above every value; None when most missed (or none)."""
+    if not xs or 2 * sum(x is not None for x in xs) <= len(xs):
         return None
-    return float(upper_median([h if h is not None else np.inf for h in hits]))
+    return float(upper_median([x if x is not None else np.inf for x in xs]))
+
+
+def _median_hit(fs: list[dict]) -> float | None:
+    return median_reached([f["hit"] for f in fs])
