@@ -6,10 +6,16 @@ the published value with its source, ours, the command that made it, its wall ti
 that ran it, and, where ours differs, the measured facts that go with the difference. Published values
 come from the constants in ``groklab.reproduce``; every other number comes from the store. Nothing in
 the file is typed by hand: ``groklab results`` rewrites it.
+
+A store is scratch space and can be lost (a new machine, a deleted folder); the page is the record. So an
+experiment that none of the stores read holds keeps its summary row and its section from the page being
+rewritten, verbatim, and the page says which ones were kept: regenerating after one new reproduction
+never drops the others. ``keep=False`` writes only what the stores hold.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from groklab.config import Config
@@ -76,8 +82,29 @@ def _agree(row: dict) -> str:
     return "**no**" if v == "no" else v
 
 
-def render(results: list[dict]) -> str:
-    """The markdown of docs/results.md for ``collect``'s results."""
+def sections(page: str) -> dict[str, dict[str, str]]:
+    """Each experiment's summary row and section of an earlier page: name -> {"row", "section"}, for
+    the experiments that have both (a page of another layout gives nothing)."""
+    names, out = set(EXPERIMENTS), {}
+    lines = page.splitlines()
+    rows = {}
+    for ln in lines:
+        if ln.startswith("| [") and "](#" in ln:
+            rows[ln[3:ln.index("](#")]] = ln
+    starts = [i for i, ln in enumerate(lines) if ln.startswith("## ")]
+    for k, i in enumerate(starts):
+        name = lines[i][3:].strip()
+        end = starts[k + 1] if k + 1 < len(starts) else len(lines)
+        if name in names and name in rows:
+            out[name] = {"row": rows[name], "section": "\n".join(lines[i:end]).rstrip()}
+    return out
+
+
+def render(results: list[dict], kept: dict[str, dict[str, str]] | None = None) -> str:
+    """The markdown of docs/results.md for ``collect``'s results, with ``kept`` (``sections`` of an earlier
+    page) for the experiments the results lack, each in its catalogue place."""
+    fresh = {r["name"] for r in results}
+    kept = {n: v for n, v in (kept or {}).items() if n not in fresh}
     d = Config()
     lines = [
         "# Reproductions: our numbers beside the published ones",
@@ -97,17 +124,31 @@ def render(results: list[dict]) -> str:
         "| experiment | run | command | wall time | load at start | agreement |",
         "|---|---|---|---|---|---|",
     ]
-    for r in results:
+    by_name = {r["name"]: r for r in results}
+    order = [n for n in EXPERIMENTS if n in by_name or n in kept]
+    for n in order:
+        if n in kept:
+            lines.append(kept[n]["row"])
+            continue
+        r = by_name[n]
         load = "—" if r.get("load_avg") is None else f"{r['load_avg']:g} on {r['cpus']} cpus"
         lines.append(f"| [{r['name']}](#{r['name']}) | {run_kind(r)} | `{r['command']}` | {duration(r['wall_s'])} | "
                      f"{load} | {tally(r['rows'])} |")
     if any(r["smoke"] for r in results):
         lines += ["", "Runs marked smoke are the tiny CI versions (`--smoke`): they show that the whole path "
                   "works, not the papers' results; their departures from the paper are listed with them."]
-    missing = [n for n in EXPERIMENTS if n not in {r["name"] for r in results}]
+    if kept:
+        lines += ["", "Kept from the page's previous version (their stores were not among those read; each "
+                  "section names its sweep and command): " + ", ".join(f"[{n}](#{n})" for n in order if n in kept)
+                  + "."]
+    missing = [n for n in EXPERIMENTS if n not in order]
     if missing:
         lines += ["", "Not in the store yet: " + ", ".join(f"`groklab reproduce {n}`" for n in missing) + "."]
-    for r in results:
+    for n in order:
+        if n in kept:
+            lines += ["", kept[n]["section"]]
+            continue
+        r = by_name[n]
         lines += ["", f"## {r['name']}", "", f"**{r['title']}.** {r['cite']}. Claim: {r['claim']}.", "",
                   f"- run: {run_kind(r)}, sweep `{r['sweep_id']}`, started {r['created']}",
                   f"- command: `{r['command']}`",
@@ -132,9 +173,12 @@ def render(results: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(store: Store | list[Store], out: str | Path = DEFAULT_OUT) -> tuple[Path, list[dict]]:
-    """Write the results page for ``store`` (or several stores) to ``out``; returns the path and the results
-    shown. Raises ConfigError if no store holds a reproduction (an existing page is left alone)."""
+def write(store: Store | list[Store], out: str | Path = DEFAULT_OUT, *, keep: bool = True
+          ) -> tuple[Path, list[dict], list[str]]:
+    """Write the results page for ``store`` (or several stores) to ``out``, keeping (``keep``) the rows and
+    sections of the page there for the experiments no store holds; returns the path, the results shown
+    and the names kept. Raises ConfigError if no store holds a reproduction (an existing page is left
+    alone). The page is replaced atomically: an interrupted write leaves the old one."""
     results = collect(store)
     if not results:
         roots = ", ".join(str(s.root) for s in (store if isinstance(store, list) else [store]))
@@ -143,12 +187,18 @@ def write(store: Store | list[Store], out: str | Path = DEFAULT_OUT) -> tuple[Pa
     path = Path(out).expanduser()
     if path.is_dir():
         raise ConfigError(f"out: {path} is a directory; give the file name, e.g. {path / 'results.md'}")
+    kept = {}
+    if keep and path.is_file():
+        fresh = {r["name"] for r in results}
+        kept = {n: v for n, v in sections(path.read_text()).items() if n not in fresh}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render(results))
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(render(results, kept))
+        os.replace(tmp, path)
     except OSError as e:
         raise ConfigError(f"out: cannot write {path} ({e.strerror or e})") from None
-    return path, results
+    return path, results, [n for n in EXPERIMENTS if n in kept]
 
 
-__all__ = ["DEFAULT_OUT", "collect", "render", "write"]
+__all__ = ["DEFAULT_OUT", "collect", "render", "sections", "write"]

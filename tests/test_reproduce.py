@@ -512,3 +512,40 @@ def test_a_departure_several_labels_share_is_listed_once_with_their_labels():
 
     assert departures(Exp(), Out()) == ["frac 0.98 (paper 0.5)", "a: steps 800 (paper 100)",
                                         "b, c: steps 600 (paper 100)", "c: lr 0.01 (paper 0.001)", "a stand-in"]
+
+
+def _fake_result(name: str, sid: str) -> dict:
+    return {"name": name, "smoke": False, "complete": True, "n_done": 1, "n_points": 1,
+            "command": f"groklab reproduce {name}", "wall_s": 60.0, "load_avg": 1.0, "cpus": 2,
+            "title": f"title of {name}", "cite": "A et al.", "claim": "a claim",
+            "sweep_id": sid, "created": "2026-12-02T00:00:00", "machine": "vm", "departures": [], "tables": [],
+            "rows": [{"quantity": f"q of {sid}", "published_text": "1", "ours_text": "1", "detail": "", "agree": True,
+                      "why": "", "published": {"source": "A et al."}}]}
+
+
+def test_results_keep_the_sections_of_experiments_whose_store_is_gone(tmp_path, monkeypatch, capsys):
+    """A lost store must not erase its experiment from the page: regenerating from a store that holds
+    only doshi2023 keeps liu2022's row and section verbatim, says so, and --only-stores drops them."""
+    from groklab import results
+
+    out = tmp_path / "results.md"
+    out.write_text(render([_fake_result("liu2022", "s-old-liu"), _fake_result("doshi2023", "s-old-doshi")]))
+    old_liu = results.sections(out.read_text())["liu2022"]
+    st = Store(tmp_path / "s")
+    sid = st.create_sweep("doshi2023", rp.KIND, {"experiment": "doshi2023", "smoke": False},
+                          [{"task": "x+y", "p": 5, "seed": 0, "name": "doshi2023/wd=0"}])
+    st.complete_points(sid, [0], ["r-none"])
+    st.close()
+    monkeypatch.setattr(results, "compare", lambda st, s: _fake_result("doshi2023", s))
+    assert main(["results", "--store", str(tmp_path / "s"), "--out", str(out), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in shown["experiments"]] == ["doshi2023"] and shown["kept"] == ["liu2022"]
+    text = out.read_text()
+    assert results.sections(text)["liu2022"] == old_liu                # verbatim
+    assert f"q of {sid}" in text and "q of s-old-doshi" not in text      # the store's result replaces the old one
+    assert "Kept from the page's previous version" in text and "[liu2022](#liu2022)." in text
+    assert text.index("## doshi2023") < text.index("## liu2022")       # catalogue order, as before
+    assert not list(tmp_path.glob(".results.md.tmp"))                    # written atomically
+    assert main(["results", "--store", str(tmp_path / "s"), "--out", str(out), "--only-stores"]) == 0
+    text = out.read_text()
+    assert "## liu2022" not in text and "`groklab reproduce liu2022`" in text and "Kept from" not in text

@@ -91,13 +91,16 @@ def cmd_results(args: argparse.Namespace) -> int:
     from groklab.store import Store
 
     stores = [Store(args.store, create=False)] + [Store(extra, create=False) for extra in args.also_store or []]
-    path, shown = results.write(stores, args.out if args.out is not None else str(results.DEFAULT_OUT))
+    path, shown, kept = results.write(stores, args.out if args.out is not None else str(results.DEFAULT_OUT),
+                                      keep=not args.only_stores)
     if args.json:
-        print_json({"path": str(path), "experiments": shown})
+        print_json({"path": str(path), "experiments": shown, "kept": kept})
         return 0
     for r in shown:
         print(f"{r['name']:<20} {results.run_kind(r):<12} {results.duration(r['wall_s']):>9}  "
               f"{results.tally(r['rows'])}")
+    for n in kept:
+        print(f"{n:<20} kept from the page (its store was not read)")
     print(path)
     return 0
 
@@ -137,4 +140,7 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     r.add_argument("--also-store", metavar="DIR", action="append", default=None,
                    help="another store to read reproductions from (repeatable); each experiment shows the "
                         "completed full run, else smoke, else unfinished, newest first, across all stores")
+    r.add_argument("--only-stores", action="store_true",
+                   help="drop the experiments no store holds instead of keeping their rows and sections from the "
+                        "page being rewritten (the default keeps them: a lost store does not erase its results)")
     r.set_defaults(func=cmd_results)
