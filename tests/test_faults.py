@@ -178,11 +178,13 @@ def test_a_lease_held_by_a_live_process_refuses_a_second_claim_and_is_free_once_
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and f"pid {holders[1].pid}" in err
         assert "dead_sweep" not in {p.kind for p in check_store(st)[0]}     # its holder is alive
+        assert {d["sweep_id"]: d["status"] for d in st.list_sweeps()}[sid] == "running"
     finally:
         for p in holders:
             p.send_signal(signal.SIGKILL)
             p.wait()
     assert st.lease_holder("sweep", sid) is None and st.lease_holder("group", group) is None
+    assert {d["sweep_id"]: d["status"] for d in st.list_sweeps()}[sid] == "interrupted"   # its process is gone
     with st.lease("sweep", sid):
         assert st.lease_holder("sweep", sid) == os.getpid()
     (dead,) = [p for p in check_store(st, repair=True)[0] if p.kind == "dead_sweep"]   # 'running', no holder

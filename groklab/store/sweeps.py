@@ -64,12 +64,16 @@ class SweepTables:
         return d
 
     def list_sweeps(self) -> list[dict]:
+        """Every sweep, newest first, with its points done; one recorded 'running' that no live process
+        holds reads 'interrupted' (as a run with a dead pid does)."""
         ids = [r[0] for r in self.conn.execute("SELECT sweep_id FROM sweeps ORDER BY created DESC").fetchall()]
         out = []
         for sid in ids:
             d = self.get_sweep(sid)
             d["n_done"] = self.conn.execute("SELECT COUNT(*) FROM sweep_points WHERE sweep_id = ? AND status = 'done'",
                                             (sid,)).fetchone()[0]
+            if d["status"] == "running" and self.lease_holder("sweep", sid) is None:
+                d["status"] = "interrupted"    # no process holds its lease: `groklab check --repair` records it
             out.append(d)
         return out
 
