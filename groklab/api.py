@@ -191,6 +191,7 @@ def _finish(trainer, store: Store, run_ids: list[str], diverged: dict[int, str],
     """Summarize and record every member of a trained group; only the newest optimizer state stays."""
     summaries = []
     flops = getattr(trainer, "flops", None) or step_flops(trainer)     # a sweep's Replay brings its own
+    weak = getattr(trainer, "weak_runs", None) or [None] * len(run_ids)
     try:
         if last_state is not None:
             store.drop_state([r for e, r in enumerate(run_ids) if e not in diverged], keep=last_state)
@@ -199,7 +200,8 @@ def _finish(trainer, store: Store, run_ids: list[str], diverged: dict[int, str],
             m = store.metrics(rid)
             s = summarize(cfg, rid, m, st, wall,
                           extra={"compile_s": round(trainer.compile_s, 3), "members": len(run_ids), "member": e,
-                                 "message": msg, **({"until": cfg.until} if cfg.until else {})})
+                                 "message": msg, **({"until": cfg.until} if cfg.until else {}),
+                                 **({"embed_from_run": w} if (w := weak[e]) else {})})
             walls = getattr(trainer, "walls", None) or {step: w for step, w, _ in read_metrics(store.run_dir(rid))}
             s["to_gen"] = generalization_cost(s.get("t_gen"), m["step"], walls, *flops)
             store.finish(rid, st, s, wall, msg)
@@ -270,7 +272,9 @@ def train(config: Config | dict | list, *, store: str | Path | Store | None = No
     if cfgs[0].embed_from is not None and st is None:    # the weak run must be in it already
         st = _open_existing(store)
     # builds datasets and the model (and reads GrokTransfer's weak embeddings): raises ConfigError before any write
-    trainer = Trainer(cfgs, transfer.embeddings(st, cfgs)[0])
+    A, weak = transfer.embeddings(st, cfgs)
+    trainer = Trainer(cfgs, A)
+    trainer.weak_runs = weak       # recorded in each summary (embed_from_run): the run a ref resolved to
     st = st if st is not None else Store(store)
     group_id = new_id("g")
     with st.lease("group", group_id):      # held while it trains: a concurrent resume of the group is refused
@@ -307,7 +311,9 @@ def _resume_group(st: Store, row: dict, progress: ProgressFn | None) -> TrainRes
     if live:
         raise StoreError(f"run: {live[0]['run_id']} is still running (pid {live[0]['pid']})")
     cfgs = [from_dict(r["config"]) for r in rows]
-    trainer = Trainer(cfgs, transfer.embeddings(st, cfgs)[0])
+    A, weak = transfer.embeddings(st, cfgs)     # A itself comes back from the checkpoint; the ids are recorded
+    trainer = Trainer(cfgs, A)
+    trainer.weak_runs = weak
     diverged = {e: r["message"] or "non-finite loss" for e, r in enumerate(rows) if r["status"] == "diverged"}
     active = [e for e in range(len(rows)) if e not in diverged]
     steps = [{c["step"] for c in st.checkpoints(rows[e]["run_id"]) if c["has_state"]} for e in active]

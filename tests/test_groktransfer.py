@@ -81,6 +81,7 @@ def test_the_store_resolves_the_weak_run_by_id_and_by_config_hash(tmp_path):
         r = api.train(_target(embed_from=ref, steps=1, eval_every=1), store=st)
         A = st.load_checkpoint(r.run_ids[0], 0)[1]["W_E_A"]
         assert np.array_equal(A[:11], E) and not A[11:].any()      # the '=' row: zero
+        assert r.summaries[0]["embed_from_run"] == w.run_ids[0]     # the run the ref resolved to, recorded
     step, params = api.load_params(r.run_ids[0], store=st)        # checked against the config's shapes
     from groklab.export import hooked_state_dict
 
