@@ -1,6 +1,6 @@
 """A store written by groklab before the package split (tests/fixtures/old-store, made by
 tests/fixtures/make_old_store.py at commit 38b1dda) still opens, lists, shows, analyses and resumes
-bit-identically with today's code."""
+to the old code's curves with today's code (bit for bit on a CPU like the one that made the fixture)."""
 
 import json
 import shutil
@@ -45,9 +45,14 @@ def test_old_store_run_is_analysed(old_store):
 
 
 @pytest.mark.slow
-def test_old_store_interrupted_ensemble_resumes_bit_identically(old_store):
+def test_old_store_interrupted_ensemble_resumes_to_the_old_runs_curves(old_store):
     """The old code's optimizer state (saved by leaf index) loads; the resumed curves equal the old
-    code's uninterrupted run of the same ensemble, float for float."""
+    code's uninterrupted run of the same ensemble, within float32 rounding. Bit for bit where the CPU's
+    vector width matches the fixture's; XLA's CPU kernels round differently on AVX2 and AVX-512, and
+    training amplifies it (on an AVX-512 EPYC: 3e-8 absolute in train_loss mid-run, 2e-5 relative at the
+    last of 26 evaluations). A state loaded into the wrong
+    slots, or dropped, moves them by far more (zeroed optimizer leaves: train_loss off by 60-79 %,
+    measured once); same-machine resumes are checked bit for bit in tests/test_reliability.py."""
     res = api.resume("interrupted-0", store=old_store)
     assert [s["status"] for s in res.summaries] == ["completed", "completed"]
     want = json.loads(EXPECTED.read_text())
@@ -57,4 +62,4 @@ def test_old_store_interrupted_ensemble_resumes_bit_identically(old_store):
         exp = want[str(s["seed"])]
         assert got["step"].tolist() == exp["step"]
         for k in ("train_loss", "test_loss", "train_acc", "test_acc", "weight_norm"):
-            np.testing.assert_array_equal(got[k], np.asarray(exp[k], got[k].dtype), err_msg=k)
+            np.testing.assert_allclose(got[k], np.asarray(exp[k], got[k].dtype), rtol=1e-4, atol=1e-6, err_msg=k)
