@@ -15,7 +15,6 @@ never drops the others. ``keep=False`` writes only what the stores hold.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from groklab.config import Config
@@ -23,6 +22,7 @@ from groklab.errors import ConfigError
 from groklab.measure.labels import DEFAULT_RULE, RULE_TEXT
 from groklab.reproduce import EXPERIMENTS, RULES, compare, newest
 from groklab.store import Store
+from groklab.store.files import atomic_write_bytes
 
 DEFAULT_OUT = Path("docs") / "results.md"
 
@@ -102,9 +102,8 @@ def sections(page: str) -> dict[str, dict[str, str]]:
 
 def render(results: list[dict], kept: dict[str, dict[str, str]] | None = None) -> str:
     """The markdown of docs/results.md for ``collect``'s results, with ``kept`` (``sections`` of an earlier
-    page) for the experiments the results lack, each in its catalogue place."""
-    fresh = {r["name"] for r in results}
-    kept = {n: v for n, v in (kept or {}).items() if n not in fresh}
+    page) for experiments the results lack, each in its catalogue place."""
+    kept = kept or {}
     d = Config()
     lines = [
         "# Reproductions: our numbers beside the published ones",
@@ -192,10 +191,7 @@ def write(store: Store | list[Store], out: str | Path = DEFAULT_OUT, *, keep: bo
         fresh = {r["name"] for r in results}
         kept = {n: v for n, v in sections(path.read_text()).items() if n not in fresh}
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(render(results, kept))
-        os.replace(tmp, path)
+        atomic_write_bytes(path, render(results, kept).encode())
     except OSError as e:
         raise ConfigError(f"out: cannot write {path} ({e.strerror or e})") from None
     return path, results, [n for n in EXPERIMENTS if n in kept]

@@ -545,7 +545,7 @@ def test_results_keep_the_sections_of_experiments_whose_store_is_gone(tmp_path, 
     assert f"q of {sid}" in text and "q of s-old-doshi" not in text      # the store's result replaces the old one
     assert "Kept from the page's previous version" in text and "[liu2022](#liu2022)." in text
     assert text.index("## doshi2023") < text.index("## liu2022")       # catalogue order, as before
-    assert not list(tmp_path.glob(".results.md.tmp"))                    # written atomically
+    assert not list(tmp_path.glob(".results.md*"))                       # written atomically, no temp file left
     assert main(["results", "--store", str(tmp_path / "s"), "--out", str(out), "--only-stores"]) == 0
     text = out.read_text()
     assert "## liu2022" not in text and "`groklab reproduce liu2022`" in text and "Kept from" not in text

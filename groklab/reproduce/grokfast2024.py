@@ -24,7 +24,7 @@ GROKFAST_ACC = 0.95
 GROKFAST_SEEDS = tuple(range(MIN_SEEDS))
 # ours: label -> (steps, eval every). The baseline runs 50,000 steps, 25% past its published 39,890: one
 # that gets there is compared; one that has not reads "> 50,000", undecided by the factor rule (a budget
-# of 80,000, twice the published step, would decide it: ~2 h more on 2 cores).
+# of 80,000, twice the published step, would decide it: ~1 h more on 2 cores).
 GROKFAST_BUDGET = {"none": (50_000, 250), "ema": (3_000, 50), "ma": (3_000, 50)}
 _BASE = dict(task="x*y", p=97, symmetric=False, y_nonzero=True, operands=None, frac=0.5, model="transformer",
              n_layers=2, d_model=128, n_heads=4, d_mlp=512, act="gelu", layernorm=True, ln_place="resid", tied=False,
